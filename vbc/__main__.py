@@ -1,0 +1,5 @@
+import sys
+
+from vbc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,233 @@
+"""The data contract: which tables an extract holds, their columns, types and keys.
+
+Column names follow the Tuva Project input layer so teams already mapped to Tuva can point the
+product at their files. Each table is `<table>.parquet` or a folder `<table>/` of Parquet files.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Type families, not exact physical types: extracts arrive as strings, dates or timestamps,
+# ints or decimals, and all of those are fine as long as every value converts.
+STRING = "string"
+DATE = "date"
+NUMBER = "number"
+INTEGER = "integer"
+
+DUCKDB_TYPE = {STRING: "VARCHAR", DATE: "DATE", NUMBER: "DOUBLE", INTEGER: "BIGINT"}
+
+MAX_CODES = 25
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    required: bool = True  # must exist as a column
+    nullable: bool = True  # may hold nulls
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    required: bool = True
+    description: str = ""
+    # Columns that must not be null; keys are always in here.
+    checks: dict = field(default_factory=dict)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(f"{self.name} has no column {name}")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _c(name: str, type_: str = STRING, *, required: bool = True, nullable: bool = True,
+       description: str = "") -> Column:
+    return Column(name, type_, required, nullable, description)
+
+
+def _codes(prefix: str, first_required: bool) -> tuple[Column, ...]:
+    return tuple(
+        _c(f"{prefix}_{i}", required=(first_required and i == 1)) for i in range(1, MAX_CODES + 1)
+    )
+
+
+ELIGIBILITY = Table(
+    "eligibility",
+    (
+        _c("person_id", nullable=False),
+        _c("member_id"),
+        _c("gender", description="female | male | unknown"),
+        _c("birth_date", DATE, nullable=False),
+        _c("death_date", DATE),
+        _c("enrollment_start_date", DATE, nullable=False),
+        _c("enrollment_end_date", DATE, nullable=False),
+        _c("payer", nullable=False),
+        _c("payer_type"),
+        _c("plan"),
+        _c("dual_status_code", required=False),
+        _c("zip_code", required=False),
+    ),
+    key=("person_id", "payer", "enrollment_start_date"),
+    description="One row per enrollment span.",
+)
+
+MEDICAL_CLAIM = Table(
+    "medical_claim",
+    (
+        _c("claim_id", nullable=False),
+        _c("claim_line_number", INTEGER, nullable=False),
+        _c("claim_type", nullable=False, description="institutional | professional"),
+        _c("person_id", nullable=False),
+        _c("member_id"),
+        _c("payer", nullable=False),
+        _c("plan"),
+        _c("claim_start_date", DATE, nullable=False),
+        _c("claim_end_date", DATE),
+        _c("claim_line_start_date", DATE),
+        _c("claim_line_end_date", DATE),
+        _c("admission_date", DATE),
+        _c("discharge_date", DATE),
+        _c("discharge_disposition_code", required=False,
+           description="UB-04 patient status; 01 = discharged home"),
+        _c("paid_date", DATE, nullable=False),
+        _c("bill_type_code"),
+        _c("drg_code"),
+        _c("revenue_center_code"),
+        _c("place_of_service_code"),
+        _c("hcpcs_code"),
+        _c("rendering_npi"),
+        _c("billing_npi"),
+        _c("billing_tin"),
+        _c("facility_npi"),
+        _c("paid_amount", NUMBER, nullable=False),
+        _c("allowed_amount", NUMBER),
+    )
+    + _codes("diagnosis_code", first_required=True)
+    + _codes("procedure_code", first_required=False),
+    key=("claim_id", "claim_line_number"),
+    description="One row per claim line; incurred in the month of claim_start_date.",
+)
+
+PHARMACY_CLAIM = Table(
+    "pharmacy_claim",
+    (
+        _c("claim_id", nullable=False),
+        _c("claim_line_number", INTEGER, nullable=False),
+        _c("person_id", nullable=False),
+        _c("member_id"),
+        _c("payer", nullable=False),
+        _c("plan"),
+        _c("prescribing_provider_npi"),
+        _c("dispensing_date", DATE, nullable=False),
+        _c("ndc_code"),
+        _c("quantity", NUMBER),
+        _c("days_supply", INTEGER),
+        _c("paid_date", DATE, nullable=False),
+        _c("paid_amount", NUMBER, nullable=False),
+        _c("allowed_amount", NUMBER),
+    ),
+    key=("claim_id", "claim_line_number"),
+    required=False,
+    description="One row per fill; incurred in the month of dispensing_date.",
+)
+
+LAB_RESULT = Table(
+    "lab_result",
+    (
+        _c("person_id", nullable=False),
+        _c("result_date", DATE, nullable=False),
+        _c("normalized_code_type"),
+        _c("normalized_code", nullable=False),
+        _c("result", description="numeric or text"),
+        _c("result_units"),
+    ),
+    required=False,
+)
+
+OBSERVATION = Table(
+    "observation",
+    (
+        _c("person_id", nullable=False),
+        _c("observation_date", DATE, nullable=False),
+        _c("normalized_code_type"),
+        _c("normalized_code", nullable=False),
+        _c("result"),
+        _c("result_units"),
+    ),
+    required=False,
+    description="Vitals such as blood pressure.",
+)
+
+PROVIDER_ATTRIBUTION = Table(
+    "provider_attribution",
+    (
+        _c("person_id", nullable=False),
+        _c("year_month", nullable=False, description="YYYYMM"),
+        _c("payer", nullable=False),
+        _c("plan"),
+        _c("payer_attributed_provider", description="NPI"),
+        _c("payer_attributed_provider_practice", description="TIN"),
+        _c("payer_attributed_provider_organization"),
+    ),
+    key=("person_id", "year_month", "payer"),
+    required=False,
+    description="Payer-supplied attribution; computed from claims when absent.",
+)
+
+PROVIDER = Table(
+    "provider",
+    (
+        _c("npi", nullable=False),
+        _c("provider_name"),
+        _c("specialty"),
+        _c("tin"),
+        _c("provider_organization"),
+    ),
+    key=("npi",),
+    description="Roster: one row per clinician.",
+)
+
+RISK_SCORE = Table(
+    "risk_score",
+    (
+        _c("person_id", nullable=False),
+        _c("year", INTEGER, nullable=False),
+        _c("risk_score", NUMBER, nullable=False),
+        _c("model"),
+    ),
+    key=("person_id", "year"),
+    required=False,
+    description="Optional payer-supplied risk scores.",
+)
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (ELIGIBILITY, MEDICAL_CLAIM, PHARMACY_CLAIM, LAB_RESULT, OBSERVATION,
+              PROVIDER_ATTRIBUTION, PROVIDER, RISK_SCORE)
+}
+
+
+def table_files(data_dir: Path, table: str) -> list[Path]:
+    """The Parquet files holding `table` in `data_dir`: `<table>.parquet` or `<table>/*.parquet`."""
+    single = data_dir / f"{table}.parquet"
+    folder = data_dir / table
+    files: list[Path] = []
+    if single.is_file():
+        files.append(single)
+    if folder.is_dir():
+        files.extend(sorted(p for p in folder.rglob("*.parquet") if p.is_file()))
+    return files
+
+
+def input_files(data_dir: Path) -> dict[str, list[Path]]:
+    return {name: table_files(data_dir, name) for name in TABLES}
