@@ -1,0 +1,283 @@
+"""The metric engine: one function computes every metric for the pages and the command line.
+
+A metric's SQL yields person-level rows keyed by (person_id, payer, year_month). The engine joins
+them to the viewer's member months (the viewer's organization is a bound parameter there, so a
+provider organization's query can only ever touch its own rows), aggregates by the requested
+grouping, and adds the interval and, for the joint view, small-cell suppression.
+"""
+from __future__ import annotations
+
+import calendar
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from vbc import stats
+from vbc.registry import Metric, Registry
+from vbc.security import Viewer, is_small
+from vbc.valuesets import all_value_sets
+from vbc.workspace import Workspace
+
+# Grouping name -> SQL over member months. Only these names reach SQL; nothing typed by a user does.
+GROUPINGS: dict[str, str] = {
+    "payer": "mm.payer",
+    "plan": "mm.plan",
+    "organization": "mm.organization",
+    "tin": "mm.tin",
+    "npi": "mm.npi",
+    "month": "strftime(mm.year_month, '%Y-%m')",
+}
+EXPORT_COLUMNS = ("metric_id", "period_start", "period_end", "numerator", "denominator", "value",
+                  "ci_low", "ci_high", "suppressed")
+PER_1000_SCALE = 12_000  # events per member month -> per 1,000 members per year
+TOO_FEW = 30
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date  # first day of the first month
+    end: date  # last day of the last month
+
+    @classmethod
+    def from_months(cls, start: str, end: str) -> "Period":
+        s, e = parse_month(start), parse_month(end)
+        if e < s:
+            raise ValueError(f"period end {end} is before its start {start}")
+        return cls(s, month_end(e))
+
+    @property
+    def label(self) -> str:
+        return f"{self.start:%Y-%m} to {self.end:%Y-%m}"
+
+
+def parse_month(text: str) -> date:
+    try:
+        y, m = str(text).strip().split("-")
+        return date(int(y), int(m), 1)
+    except (ValueError, TypeError):
+        raise ValueError(f"expected a month as YYYY-MM, got {text!r}") from None
+
+
+def month_end(d: date) -> date:
+    return date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
+
+
+def data_period(ws: Workspace) -> Period:
+    """Every month the current build covers."""
+    good = ws.good or {}
+    first, last = good.get("first_month"), good.get("last_month")
+    if not first or not last:
+        today = date.today()
+        return Period(date(today.year, 1, 1), month_end(today))
+    return Period(date.fromisoformat(first), month_end(date.fromisoformat(last)))
+
+
+def stamp(ws: Workspace, registry: Registry) -> dict:
+    """Paid-through, incurred-through and a short fingerprint of (extracts + definitions)."""
+    good = ws.good or {}
+    data_fp = good.get("data_fingerprint", "")
+    combined = hashlib.sha256(f"{data_fp}:{registry.fingerprint}".encode()).hexdigest()
+    return {
+        "paid_through": good.get("paid_through"),
+        "incurred_through": good.get("incurred_through"),
+        "fingerprint": combined[:12],
+        "data_fingerprint": data_fp[:12],
+        "definitions_fingerprint": registry.fingerprint[:12],
+        "built_at": good.get("built_at"),
+        "demo": bool(good.get("demo")),
+    }
+
+
+def _load_value_sets(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
+    con.execute("CREATE OR REPLACE TEMP TABLE value_sets (value_set VARCHAR, code VARCHAR, "
+                "code_system VARCHAR)")
+    rows = [[vs.name, code, vs.code_system]
+            for name, vs in all_value_sets().items() if name in metric.value_sets
+            for code in vs.codes]
+    if rows:
+        con.executemany("INSERT INTO value_sets VALUES (?, ?, ?)", rows)
+
+
+FILTERS = ("payer", "organization")
+
+
+def _aggregate_sql(metric: Metric, by: list[str], scoped: bool, filters: dict) -> str:
+    unknown = [b for b in by if b not in GROUPINGS]
+    if unknown:
+        raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(GROUPINGS)}")
+    group_select = "".join(f"{GROUPINGS[b]} AS g_{b}, " for b in by)
+    group_names = "".join(f"g_{b}, " for b in by)
+    scope = "AND organization = $viewer_org" if scoped else ""
+    for name in FILTERS:
+        if filters.get(name):
+            scope += f" AND {name} = $filter_{name}"
+    return f"""
+    WITH mm AS (
+        SELECT * FROM member_months
+        WHERE year_month BETWEEN $month_start AND $month_end {scope}
+    ), m AS (
+        {metric.sql}
+    ), per_person AS (
+        SELECT {group_select} m.person_id, sum(m.numerator) AS y, sum(m.denominator) AS d
+        FROM m JOIN mm ON m.person_id = mm.person_id AND m.payer = mm.payer
+                      AND m.year_month = mm.year_month
+        GROUP BY ALL
+    )
+    SELECT {group_names} count(*) FILTER (WHERE d > 0) AS n_persons,
+           sum(y) AS numerator, sum(d) AS denominator,
+           sum(y * y) AS sum_y2, sum(y * d) AS sum_yd, sum(d * d) AS sum_d2
+    FROM per_person GROUP BY ALL
+    """
+
+
+def _value_and_interval(kind: str, row) -> tuple[float, float, float]:
+    num, den = float(row.numerator or 0), float(row.denominator or 0)
+    if den <= 0:
+        return (math.nan, math.nan, math.nan)
+    if kind == "proportion":
+        lo, hi = stats.wilson_interval(num, den)
+        return num / den, lo, hi
+    if kind == "per_1000":
+        lo, hi = stats.poisson_interval(num, den)
+        return num / den * PER_1000_SCALE, lo * PER_1000_SCALE, hi * PER_1000_SCALE
+    lo, hi = stats.ratio_interval(num, den, int(row.n_persons), float(row.sum_y2),
+                                  float(row.sum_yd), float(row.sum_d2))
+    # Costs cannot be negative; the normal approximation can dip below zero for tiny, skewed panels.
+    return num / den, max(lo, 0.0) if not math.isnan(lo) else lo, hi
+
+
+def _primary_small(kind: str, row) -> bool:
+    if is_small(row.n_persons):
+        return True
+    if kind == "per_1000":
+        return is_small(row.numerator)
+    if kind == "proportion":
+        return any(is_small(c) for c in (row.numerator, row.denominator,
+                                          (row.denominator or 0) - (row.numerator or 0)))
+    return False
+
+
+def _complementary(df: pd.DataFrame, by: list[str]) -> pd.Series:
+    """Suppress a second cell wherever one hidden cell could be recovered from a total."""
+    hidden = df["suppressed"].copy()
+    changed = True
+    while changed:
+        changed = False
+        for dim in by:
+            others = [b for b in by if b != dim]
+            groups = df.groupby(others, dropna=False).groups if others else {(): df.index}
+            for idx in groups.values():
+                idx = list(idx)
+                if hidden[idx].sum() == 1 and len(idx) > 1:
+                    candidates = df.loc[idx][~hidden[idx]]
+                    candidates = candidates[candidates["denominator"] > 0]
+                    if len(candidates):
+                        hidden[candidates["denominator"].idxmin()] = True
+                        changed = True
+    return hidden
+
+
+def compute_metric(con: duckdb.DuckDBPyConnection, metric: Metric, viewer: Viewer, period: Period,
+                   by: list[str] | tuple[str, ...] = (), filters: dict | None = None) -> pd.DataFrame:
+    """Numerator, denominator, value and 95% interval for one metric, per group, for a viewer.
+
+    `filters` narrows the member months (payer, organization); it can never widen a viewer's scope.
+    """
+    by = list(by)
+    filters = {k: v for k, v in (filters or {}).items() if v}
+    unknown = set(filters) - set(FILTERS)
+    if unknown:
+        raise ValueError(f"cannot filter on {', '.join(sorted(unknown))}")
+    _load_value_sets(con, metric)
+    params: dict = {"month_start": period.start.replace(day=1), "month_end": period.end}
+    if viewer.kind == "org":
+        params["viewer_org"] = viewer.organization
+    for name, value in filters.items():
+        params[f"filter_{name}"] = value
+    for p in metric.parameters:
+        params[p] = period.start if p == "period_start" else period.end
+    sql = _aggregate_sql(metric, by, viewer.kind == "org", filters)
+    df = con.execute(sql, params).df()
+    df = df.rename(columns={f"g_{b}": b for b in by})
+    if df.empty:
+        df = pd.DataFrame(columns=[*by, "n_persons", "numerator", "denominator", "sum_y2", "sum_yd",
+                                   "sum_d2"])
+    values = [_value_and_interval(metric.kind, r) for r in df.itertuples(index=False)]
+    df["value"] = [v[0] for v in values]
+    df["ci_low"] = [v[1] for v in values]
+    df["ci_high"] = [v[2] for v in values]
+    df["suppressed"] = False
+    if viewer.suppresses and len(df):
+        df["suppressed"] = [_primary_small(metric.kind, r) for r in df.itertuples(index=False)]
+        df["suppressed"] = _complementary(df, by)
+        cols = ["numerator", "denominator", "value", "ci_low", "ci_high", "n_persons"]
+        df[cols] = df[cols].astype("float64")
+        df.loc[df["suppressed"], cols] = math.nan
+    df["too_few"] = (metric.kind == "proportion") & (df["denominator"].fillna(0) < TOO_FEW)
+    df.insert(0, "metric_id", metric.id)
+    df.insert(1, "period_start", period.start.isoformat())
+    df.insert(2, "period_end", period.end.isoformat())
+    if by:
+        df = df.sort_values(by, na_position="last", kind="stable").reset_index(drop=True)
+    return df.drop(columns=["sum_y2", "sum_yd", "sum_d2"])
+
+
+def compute_metrics(ws: Workspace, registry: Registry, metric_ids: list[str], viewer: Viewer,
+                    period: Period, by: list[str] | tuple[str, ...] = (),
+                    filters: dict | None = None) -> pd.DataFrame:
+    """Several metrics at once, in one frame; what the CLI exports and the pages chart."""
+    frames = []
+    con = ws.connect()
+    try:
+        for metric_id in metric_ids:
+            frames.append(compute_metric(con, registry.get(metric_id), viewer, period, by, filters))
+    finally:
+        con.close()
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def export_rows(df: pd.DataFrame, by: list[str] | tuple[str, ...]) -> list[dict]:
+    """Rows in the export shape: metric_id, period, one key per grouping, figures, suppressed."""
+    cols = ["metric_id", "period_start", "period_end", *by, "numerator", "denominator", "value",
+            "ci_low", "ci_high", "suppressed"]
+    out = []
+    for rec in df[cols].to_dict("records"):
+        clean = {}
+        for k, v in rec.items():
+            if isinstance(v, float) and math.isnan(v):
+                v = None
+            elif hasattr(v, "item"):
+                v = v.item()
+            if k in by and v is not None and not isinstance(v, str):
+                v = str(v)
+            clean[k] = v
+        for k in ("numerator", "denominator", "value", "ci_low", "ci_high"):
+            if clean[k] is not None:
+                clean[k] = round(float(clean[k]), 6)
+        clean["suppressed"] = bool(clean["suppressed"])
+        out.append(clean)
+    return out
+
+
+def organizations(ws: Workspace) -> list[str]:
+    """Provider organizations with attributed members (for viewer and filter choices)."""
+    con = ws.connect()
+    try:
+        rows = con.execute("SELECT DISTINCT organization FROM member_months "
+                           "WHERE organization IS NOT NULL ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
+
+
+def payers(ws: Workspace) -> list[str]:
+    con = ws.connect()
+    try:
+        rows = con.execute("SELECT DISTINCT payer FROM member_months ORDER BY 1").fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
