@@ -1,0 +1,21 @@
+"""Entry point: who is viewing, the global filters, navigation. Pages do the rest.
+
+    streamlit run dashboard.py -- --data DIR     (or VBC_DATA_DIR=DIR; demo data when neither)
+"""
+import streamlit as st
+
+from vbc.ui import context
+
+st.set_page_config(page_title="Shared VBC performance", page_icon="📊", layout="wide")
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon="🏠", default=True, url_path="overview"),
+    st.Page("pages/data_health.py", title="Data health", icon="🩺", url_path="data-health"),
+    st.Page("pages/definitions.py", title="Definitions", icon="📖", url_path="definitions"),
+]
+
+nav = st.navigation(PAGES)
+st.session_state["vbc_ctx"] = context.load()
+if st.session_state["vbc_ctx"] is None:
+    st.stop()
+nav.run()

@@ -1,0 +1,48 @@
+"""Definitions: every metric as both parties can audit it — description, source, SQL, history."""
+import pandas as pd
+import streamlit as st
+
+from vbc.valuesets import all_value_sets
+from vbc.ui import context, widgets
+
+ctx = context.current()
+widgets.header(ctx, "Definitions")
+
+st.markdown(
+    f"{len(ctx.registry.metrics)} metric definitions, fingerprint `{ctx.stamp['definitions_fingerprint']}`."
+    " Each is one file under `metrics/`; the numbers on every page come from exactly this SQL.")
+
+catalog = pd.DataFrame([
+    {"id": m.id, "name": m.name, "version": m.version, "domain": m.domain, "kind": m.kind,
+     "better when": f"{m.direction}", "target": "" if m.target is None else widgets.format_value(m, m.target)}
+    for m in ctx.registry])
+st.dataframe(catalog, hide_index=True)
+
+value_sets = all_value_sets()
+metric_ids = sorted(ctx.registry.metrics)
+chosen = st.query_params.get("metric", metric_ids[0])
+chosen = st.selectbox("Definition", metric_ids, index=metric_ids.index(chosen) if chosen in metric_ids else 0,
+                      format_func=lambda i: f"{ctx.registry.get(i).name} ({i})", key="definition_pick")
+st.query_params["metric"] = chosen
+m = ctx.registry.get(chosen)
+
+st.subheader(f"{m.name} — version {m.version}")
+st.markdown(m.description)
+st.markdown(f"**Adapted from:** {m.source.get('specification')}")
+differences = m.source.get("differences") or []
+if differences:
+    st.markdown("**How it differs:**\n" + "\n".join(f"- {d}" for d in differences))
+st.markdown(f"**Kind:** {m.kind} · **better when** {m.direction} · **unit:** {m.unit or '—'} · "
+            f"**numerator:** {m.numerator_label} · **denominator:** {m.denominator_label}")
+st.markdown("**SQL** (person-level rows: person_id, payer, year_month, numerator, denominator)")
+st.code(m.sql, language="sql")
+if m.value_sets:
+    st.markdown("**Value sets**")
+    for name in m.value_sets:
+        vs = value_sets[name]
+        with st.expander(f"{name} — {len(vs.codes)} {vs.code_system} codes"):
+            st.markdown(f"{vs.description}\n\n*Source:* {vs.source}")
+            st.write(", ".join(vs.codes))
+if m.history:
+    st.markdown("**Version history**")
+    st.dataframe(pd.DataFrame(list(m.history)), hide_index=True)

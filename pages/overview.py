@@ -1,0 +1,46 @@
+"""Overview: the headline numbers for the period, by organization, and the monthly trend."""
+import streamlit as st
+
+from vbc.ui import context, widgets
+
+ctx = context.current()
+widgets.header(ctx, "Overview")
+
+HEADLINE = [m for m in ("total_cost_pmpm", "ed_visits_per_1000") if m in ctx.registry.metrics]
+metrics = {m: ctx.registry.get(m) for m in HEADLINE}
+
+totals = context.metrics(ctx, HEADLINE)
+cols = st.columns(len(HEADLINE))
+for col, metric_id in zip(cols, HEADLINE):
+    rows = totals[totals["metric_id"] == metric_id]
+    with col:
+        widgets.metric_tile(metrics[metric_id], rows.iloc[0] if len(rows) else None)
+
+st.subheader("By organization")
+by_org = context.metrics(ctx, HEADLINE, by=["organization"])
+tabs = st.tabs([metrics[m].name for m in HEADLINE])
+for tab, metric_id in zip(tabs, HEADLINE):
+    with tab:
+        rows = by_org[by_org["metric_id"] == metric_id]
+        st.dataframe(widgets.table_for_display(metrics[metric_id], rows, ["organization"]),
+                     hide_index=True)
+
+st.subheader("Monthly trend")
+runout = context.runout_months(str(ctx.ws.data_dir), ctx.build_id)
+monthly = context.metrics(ctx, HEADLINE, by=["month"])
+all_months = sorted(monthly["month"].dropna().unique())
+last_complete = len(all_months) - runout
+choice = st.radio("Measure", HEADLINE, format_func=lambda m: metrics[m].name, horizontal=True,
+                  key="overview_trend")
+rows = monthly[monthly["metric_id"] == choice].set_index("month").reindex(all_months)
+incomplete = [i >= last_complete for i in range(len(all_months))]
+if rows["suppressed"].fillna(False).any():
+    st.info("Some months are suppressed in the de-identified view (fewer than 11 people or events).")
+widgets.spc_chart(metrics[choice], all_months, rows["value"].tolist(), incomplete=incomplete,
+                  target=metrics[choice].target, key="overview_spc")
+st.caption(
+    f"Months after {all_months[last_complete - 1] if last_complete > 0 else '—'} are inside the claims "
+    f"run-out window ({runout} month(s), from how long claims in this extract take to be paid): they "
+    "are drawn hollow and kept out of the limits, because their claims are still arriving.")
+widgets.csv_download(monthly[monthly["metric_id"] == choice], ctx.stamp,
+                     f"{choice}_by_month.csv", key="overview_csv")

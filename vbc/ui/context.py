@@ -1,0 +1,189 @@
+"""What every page needs: the data directory and its build, the registry, who is viewing, the filters.
+
+Choices that should survive a reload or be shareable (viewer, period, payer, organization) live in
+the URL's query parameters. Cached engine results are keyed by the build, the viewer and every
+argument, so they never cross viewers.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from vbc import engine, health
+from vbc.engine import Period
+from vbc.registry import Registry, load_registry
+from vbc.security import Viewer
+from vbc.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DEMO_DIR = ROOT / "data" / "demo"
+ALL = "All"
+
+
+@dataclass
+class Context:
+    ws: Workspace
+    registry: Registry
+    viewer: Viewer
+    period: Period
+    payer: str | None
+    organization: str | None
+    stamp: dict
+    build_id: str
+    failed_report: object | None
+
+    @property
+    def filters(self) -> dict:
+        return {"payer": self.payer, "organization": self.organization}
+
+
+def data_dir_from_args(argv: list[str] | None = None) -> Path | None:
+    """`streamlit run dashboard.py -- --data DIR`, else VBC_DATA_DIR, else None (demo data)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data")
+    args, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    value = args.data or os.environ.get("VBC_DATA_DIR")
+    return Path(value).expanduser() if value else None
+
+
+def ensure_demo(out: Path = DEFAULT_DEMO_DIR) -> Path:
+    if not (out / "_demo.json").is_file():
+        from vbc.demo import generate
+
+        with st.spinner("No extracts configured: generating demo data (about a minute, once)…"):
+            generate(out)
+    return out
+
+
+@st.cache_resource(show_spinner=False)
+def _registry(signature: tuple) -> Registry:
+    return load_registry()
+
+
+def registry() -> Registry:
+    from vbc.registry import METRIC_DIR
+
+    sig = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(METRIC_DIR.rglob("*.yaml")))
+    return _registry(sig)
+
+
+@st.cache_data(show_spinner=False)
+def organizations(data_dir: str, build_id: str) -> list[str]:
+    return engine.organizations(Workspace.open(data_dir))
+
+
+@st.cache_data(show_spinner=False)
+def payers(data_dir: str, build_id: str) -> list[str]:
+    return engine.payers(Workspace.open(data_dir))
+
+
+@st.cache_data(show_spinner="Computing…")
+def metric_frame(data_dir: str, build_id: str, definitions: str, viewer_key: str,
+                 metric_ids: tuple[str, ...], start: date, end: date, by: tuple[str, ...],
+                 filters: tuple[tuple[str, str | None], ...]) -> pd.DataFrame:
+    # Every argument is part of the cache key: the viewer included, so results never cross viewers.
+    return engine.compute_metrics(Workspace.open(data_dir), registry(), list(metric_ids),
+                                  Viewer.parse(viewer_key), Period(start, end), list(by), dict(filters))
+
+
+def metrics(ctx: Context, metric_ids: list[str], by: list[str] = (), period: Period | None = None
+            ) -> pd.DataFrame:
+    p = period or ctx.period
+    return metric_frame(str(ctx.ws.data_dir), ctx.build_id, ctx.registry.fingerprint, ctx.viewer.key,
+                        tuple(metric_ids), p.start, p.end, tuple(by),
+                        tuple(sorted(ctx.filters.items())))
+
+
+@st.cache_data(show_spinner=False)
+def runout_months(data_dir: str, build_id: str) -> int:
+    return health.runout_months(Workspace.open(data_dir))
+
+
+def _choice(label: str, options: list[str], param: str, default: str, **kw) -> str:
+    current = st.query_params.get(param, default)
+    if current not in options:
+        current = default
+    value = st.sidebar.selectbox(label, options, index=options.index(current), key=f"q_{param}", **kw)
+    if value != default:
+        st.query_params[param] = value
+    elif param in st.query_params:
+        del st.query_params[param]
+    return value
+
+
+def _viewer_choice(orgs: list[str]) -> Viewer:
+    labels = {"payer": "Payer — all organizations", "joint": "Joint committee — de-identified"}
+    for org in orgs:
+        labels[f"org:{org}"] = f"Provider — {org}"
+    keys = list(labels)
+    key = _choice("Viewing as", keys, "viewer", "payer", format_func=labels.get,
+                  help="Until sign-in exists, choose whose view to see. A provider organization "
+                       "sees only its own members; the joint view is de-identified.")
+    return Viewer.parse(key)
+
+
+def _period_choice(full: Period) -> Period:
+    years = list(range(full.end.year, full.start.year - 1, -1))
+    options = [str(y) for y in years] + ["All months"]
+    complete = [y for y in years if date(y, 1, 1) >= full.start and date(y, 12, 31) <= full.end]
+    default = str(complete[0]) if complete else options[0]
+    choice = _choice("Performance period", options, "period", default,
+                     help="A calendar performance year, clipped to the months the data covers.")
+    if choice == "All months":
+        return full
+    y = int(choice)
+    return Period(max(date(y, 1, 1), full.start), min(date(y, 12, 31), full.end))
+
+
+def load() -> Context | None:
+    """Resolve everything the pages need; show why and return None when nothing can be served."""
+    data_dir = data_dir_from_args()
+    if data_dir is None:
+        data_dir = ensure_demo()
+    ws = Workspace.open(data_dir)
+    with st.spinner("Checking the extracts and building the marts…"):
+        ws.ensure_built()
+    try:
+        reg = registry()
+    except ValueError as exc:
+        st.error(f"A metric definition is invalid, so no numbers are shown: {exc}")
+        return None
+    if not ws.good:
+        report = ws.failed_report
+        st.error(f"The extracts in `{ws.data_dir}` could not be built, and there is no earlier good "
+                 "build to show.")
+        if report is not None:
+            st.dataframe(pd.DataFrame([f.__dict__ for f in report.findings]), hide_index=True)
+        return None
+    build_id = f"{ws.good.get('data_fingerprint', '')}:{ws.good.get('built_at', '')}"
+    orgs = organizations(str(ws.data_dir), build_id)
+    st.sidebar.header("View")
+    viewer = _viewer_choice(orgs)
+    period = _period_choice(engine.data_period(ws))
+    payer_options = [ALL, *payers(str(ws.data_dir), build_id)]
+    payer = _choice("Payer", payer_options, "payer", ALL)
+    if viewer.kind == "org":
+        organization = None  # the engine scopes an organization's viewer by itself
+        st.sidebar.caption(f"Organization: **{viewer.organization}** (your organization only)")
+    else:
+        organization = _choice("Organization", [ALL, *orgs], "org", ALL)
+    return Context(
+        ws=ws, registry=reg, viewer=viewer, period=period,
+        payer=None if payer == ALL else payer,
+        organization=None if organization in (None, ALL) else organization,
+        stamp=engine.stamp(ws, reg), build_id=build_id, failed_report=ws.failed_report,
+    )
+
+
+def current() -> Context:
+    ctx = st.session_state.get("vbc_ctx")
+    if ctx is None:
+        st.stop()
+    return ctx
