@@ -6,12 +6,12 @@ import streamlit as st
 
 from vbc.ui import context
 
-st.set_page_config(page_title="Shared VBC performance", page_icon="📊", layout="wide")
+st.set_page_config(page_title="Shared VBC performance", page_icon=":material/monitoring:", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="🏠", default=True, url_path="overview"),
-    st.Page("pages/data_health.py", title="Data health", icon="🩺", url_path="data-health"),
-    st.Page("pages/definitions.py", title="Definitions", icon="📖", url_path="definitions"),
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True, url_path="overview"),
+    st.Page("pages/data_health.py", title="Data health", icon=":material/monitor_heart:", url_path="data-health"),
+    st.Page("pages/definitions.py", title="Definitions", icon=":material/menu_book:", url_path="definitions"),
 ]
 
 nav = st.navigation(PAGES)

@@ -130,8 +130,7 @@ def build_inpatient_stays(con: duckdb.DuckDBPyConnection) -> None:
     ), ordered AS (
         SELECT *,
                max(discharge) OVER w_prev AS prev_discharge,
-               lag(disposition) OVER (PARTITION BY person_id, payer ORDER BY admit, discharge, claim_id)
-                   AS prev_disposition
+               arg_max(disposition, discharge) OVER w_prev AS prev_disposition
         FROM claims
         WINDOW w_prev AS (PARTITION BY person_id, payer ORDER BY admit, discharge, claim_id
                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)

@@ -276,6 +276,12 @@ def check_rows(con: duckdb.DuckDBPyConnection, table: Table, report: Report, tod
                 report.add(ERROR, table.name, col, n, f"{_plural(n)} are negative",
                            check="negative_amount")
 
+    if table.name == "provider_attribution":
+        n, _ = _count(con, f"""SELECT count(*) FROM {t} WHERE NOT regexp_full_match(year_month, '[0-9]{{4}}(0[1-9]|1[0-2])')""")
+        if n:
+            report.add(ERROR, table.name, "year_month", n, f"{_plural(n)} are not months written YYYYMM",
+                       check="wrong_type")
+
     pairs = {
         "medical_claim": [("claim_start_date", "claim_end_date"), ("admission_date", "discharge_date"),
                           ("claim_start_date", "paid_date")],

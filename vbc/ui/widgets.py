@@ -46,7 +46,7 @@ def header(ctx: Context, title: str) -> None:
         st.warning(
             f"The newest extracts failed validation ({len(ctx.failed_report.errors)} error(s)); "
             f"these pages still show the last good build from {ctx.ws.good.get('built_at')}. "
-            "See Data health for what is wrong.", icon="⚠️")
+            "See Data health for what is wrong.", icon=":material/warning:")
 
 
 def format_value(metric: Metric, value: float | None) -> str:
@@ -80,9 +80,17 @@ def metric_tile(metric: Metric, row: pd.Series | None) -> None:
             return
         st.markdown(f"### {format_value(metric, row['value'])}")
         st.caption(
-            f"95% interval {format_value(metric, row['ci_low'])} – {format_value(metric, row['ci_high'])}"
+            f"95% interval {interval_text(metric, row['ci_low'], row['ci_high'])}"
             f" · {metric.denominator_label.lower()}: {format_count(row['denominator'])}"
             + (" · **too few to judge**" if row.get("too_few") else ""))
+
+
+def interval_text(metric: Metric, lo: float | None, hi: float | None, suppressed: bool = False) -> str:
+    if suppressed:
+        return ""
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return "not estimable (too few people)"
+    return f"{format_value(metric, lo)} – {format_value(metric, hi)}"
 
 
 def table_for_display(metric: Metric, df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -97,9 +105,8 @@ def table_for_display(metric: Metric, df: pd.DataFrame, by: list[str]) -> pd.Dat
         "suppressed" if s else format_count(v) for v, s in zip(df["denominator"], df["suppressed"])]
     out["Value"] = ["suppressed" if s else format_value(metric, v)
                     for v, s in zip(df["value"], df["suppressed"])]
-    out["95% interval"] = [
-        "" if s else f"{format_value(metric, lo)} – {format_value(metric, hi)}"
-        for lo, hi, s in zip(df["ci_low"], df["ci_high"], df["suppressed"])]
+    out["95% interval"] = [interval_text(metric, lo, hi, s)
+                           for lo, hi, s in zip(df["ci_low"], df["ci_high"], df["suppressed"])]
     return out
 
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install and start the dashboard. With no --data DIR (and no VBC_DATA_DIR), demo data is generated.
+#   ./run.sh                 demo data in data/demo
+#   ./run.sh --data DIR      your extracts (one <table>.parquet or <table>/ folder per table)
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/venv.sh requirements.txt
+DATA="${VBC_DATA_DIR:-}"
+if [ "${1:-}" = "--data" ] && [ -n "${2:-}" ]; then DATA="$2"; fi
+if [ -z "$DATA" ]; then
+  DATA="data/demo"
+  if [ ! -f "$DATA/_demo.json" ]; then
+    echo "No extracts given: generating demo data in $DATA …"
+    .venv/bin/python -m vbc demo --out "$DATA"
+  fi
+fi
+# Build (or keep the last good build) before the first page view; problems are shown in the app too.
+.venv/bin/python -m vbc build --data "$DATA" || echo "Build failed: the app shows why (and the last good build, if any)."
+exec .venv/bin/python -m streamlit run dashboard.py --server.headless true \
+  --browser.gatherUsageStats false --server.port "${PORT:-8501}" -- --data "$DATA"

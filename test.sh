@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Install everything the tests need (Python packages; Debian's chromium for the browser test) and run them.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/venv.sh requirements-dev.txt
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "Installing Debian's chromium for the browser test …"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+exec .venv/bin/python -m pytest "$@"

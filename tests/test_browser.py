@@ -1,0 +1,105 @@
+"""Every page in a real browser (Debian's headless Chromium): no exception, the stamp, real charts.
+
+AppTest cannot see charts or layout; this can. Playwright drives /usr/bin/chromium and never
+downloads a browser. Screenshots land in the test's tmp folder for a human to look at.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PAGES = [("", "Overview"), ("data-health", "Data health"), ("definitions", "Definitions")]
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; ./test.sh installs Debian's package")
+        pytest.skip("chromium is not installed (./test.sh installs it)")
+    from tests.conftest import build_small_extract
+
+    base = tmp_path_factory.mktemp("browser")
+    data = build_small_extract(base / "extract")
+    (data / "_demo.json").write_text("{}")  # show the demo badge too
+    port = _free_port()
+    env = {**os.environ, "VBC_DATA_DIR": str(data), "VBC_STATE_DIR": str(base / "state")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless",
+         "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url, base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _load(browser, url: str, shot: Path):
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("text=Fingerprint", timeout=60_000)
+    # Streamlit keeps rendering after the first paint; wait until the script run has finished.
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(shot), full_page=True)
+    return page
+
+
+@pytest.mark.parametrize("viewer", ["payer", "joint"])
+@pytest.mark.parametrize("path,title", PAGES)
+def test_page_in_browser(server, browser, path, title, viewer):
+    url, base = server
+    page = _load(browser, f"{url}/{path}?viewer={viewer}&period=All+months",
+                 base / f"{path or 'overview'}-{viewer}.png")
+    try:
+        assert page.locator('[data-testid="stException"]').count() == 0
+        assert page.locator("h1", has_text=title).count() >= 1
+        body = page.inner_text("body")
+        assert "Paid through" in body and "DEMO DATA" in body
+        assert "Traceback" not in body
+        if path == "":
+            # The trend chart really drew its points (AppTest cannot see this).
+            assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 4
+    finally:
+        page.close()
