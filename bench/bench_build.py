@@ -65,9 +65,9 @@ def main() -> None:
     print(f"(36 months; machine: {os.cpu_count()} cores; workdir {workdir})")
 
 
-# About 50 medical claim lines per member over 36 months in the demo data.
-LINES_1M_MEMBERS = 7_000
-LINES_10M_MEMBERS = 70_000
+# About 85 medical claim lines per member over 36 months in the demo data.
+LINES_1M_MEMBERS = 12_000
+LINES_10M_MEMBERS = 118_000
 
 if __name__ == "__main__":
     main()

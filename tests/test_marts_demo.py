@@ -103,13 +103,15 @@ def test_pmpm_by_organization_with_supplied_attribution(demo_extract, tmp_path, 
     data = copy_extract(demo_extract, tmp_path / "with_attr")
     mm = plain_member_months(data)
     orgs = ["North", "South", "East"]
-    mm["org"] = [orgs[int(hashlib.md5(f"{p}{m}".encode()).hexdigest(), 16) % 3] if i % 9 else None
-                 for i, (p, m) in enumerate(zip(mm.person_id, mm.month.astype(str)))]
+    # Every ninth member month is left unattributed.
+    mm["org"] = pd.Series([orgs[int(hashlib.md5(f"{p}{m}".encode()).hexdigest(), 16) % 3] if i % 9 else None
+                           for i, (p, m) in enumerate(zip(mm.person_id, mm.month.astype(str)))],
+                          dtype="object", index=mm.index)
     write_table(data, "provider_attribution", [
         dict(person_id=r.person_id, year_month=r.month.strftime("%Y%m"), payer=r.payer,
              payer_attributed_provider=None, payer_attributed_provider_practice=f"TIN-{r.org}",
              payer_attributed_provider_organization=r.org)
-        for r in mm.itertuples() if r.org])
+        for r in mm.itertuples() if isinstance(r.org, str)])
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
     ws = Workspace.open(data)
     assert ws.build().ok

@@ -8,6 +8,7 @@ from __future__ import annotations
 import duckdb
 
 from vbc.attribution import AttributionSettings, apply_payer_attribution, build_attribution
+from vbc.contract import MEDICAL_CLAIM
 
 SERVICE_CATEGORIES = ("inpatient", "outpatient", "professional", "emergency", "snf", "home_health",
                       "dme", "pharmacy", "other")
@@ -88,6 +89,10 @@ def build_claim_lines(con: duckdb.DuckDBPyConnection) -> None:
                 ELSE 'professional' END AS service_category
     FROM medical_claim c LEFT JOIN medical_claim_categories k USING (claim_id)
     """)
+    # Keep one copy of the claim lines: the contract table becomes a view over the enriched one.
+    cols = ", ".join(f'"{c}"' for c in MEDICAL_CLAIM.column_names)
+    con.execute("DROP TABLE medical_claim")
+    con.execute(f"CREATE VIEW medical_claim AS SELECT {cols} FROM medical_claim_lines")
     # One table of every paid dollar, medical and pharmacy, with the member month it belongs to.
     con.execute("""
     CREATE OR REPLACE TABLE claim_lines AS
@@ -187,6 +192,37 @@ def build_ed_visits(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+def build_snf_stays(con: duckdb.DuckDBPyConnection) -> None:
+    # Skilled nursing facility claims (bill type 21x/18x) merged into stays: SNFs bill monthly, so
+    # a claim starting on or the day after the running end of the stay continues it.
+    con.execute("""
+    CREATE OR REPLACE TABLE snf_stays AS
+    WITH claims AS (
+        SELECT claim_id, any_value(person_id) AS person_id, any_value(payer) AS payer,
+               min(coalesce(admission_date, claim_start_date)) AS admit,
+               max(coalesce(discharge_date, claim_end_date, claim_start_date)) AS discharge,
+               any_value(facility_npi) AS facility_npi, sum(paid_amount) AS paid
+        FROM medical_claim_lines
+        WHERE claim_type = 'institutional' AND service_category = 'snf'
+        GROUP BY claim_id
+    ), ordered AS (
+        SELECT *, max(discharge) OVER (PARTITION BY person_id, payer ORDER BY admit, discharge, claim_id
+                                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_discharge
+        FROM claims
+    ), numbered AS (
+        SELECT *, sum(CASE WHEN prev_discharge IS NULL OR admit > prev_discharge + 1 THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY person_id, payer ORDER BY admit, discharge, claim_id) AS stay_seq
+        FROM ordered
+    )
+    SELECT person_id || '|' || payer || '|snf|' || CAST(stay_seq AS VARCHAR) AS stay_id,
+           person_id, payer, min(admit) AS admission_date, max(discharge) AS discharge_date,
+           greatest(date_diff('day', min(admit), max(discharge)), 1) AS length_of_stay,
+           arg_min(facility_npi, admit) AS facility_npi, count(*) AS claims, sum(paid) AS paid_amount,
+           CAST(date_trunc('month', min(admit)) AS DATE) AS admission_month
+    FROM numbered GROUP BY person_id, payer, stay_seq
+    """)
+
+
 def attach_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSettings) -> str:
     """Create `member_months` with the attributed organization, TIN and NPI for each month."""
     if apply_payer_attribution(con):
@@ -219,6 +255,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: AttributionSettings | 
     build_claim_lines(con)
     build_inpatient_stays(con)
     build_ed_visits(con)
+    build_snf_stays(con)
     source = attach_attribution(con, settings)
     paid_through, incurred_through = con.execute(
         "SELECT max(paid_date), max(service_date) FROM claim_lines").fetchall()[0]

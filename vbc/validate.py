@@ -21,6 +21,7 @@ INFO = "info"  # worth knowing, nothing wrong (e.g. an optional table that is co
 # A single claim line above this is almost certainly a unit or decimal-shift error in the extract.
 ABSURD_LINE_AMOUNT = 5_000_000.0
 EARLIEST_PLAUSIBLE = date(1900, 1, 1)
+STAGED_IN_TEMP = ("medical_claim",)
 COMPUTED_WHEN_ABSENT = {
     "provider_attribution": "not supplied; attribution is computed from claims",
     "risk_score": "not supplied; risk scores are computed from diagnosis codes where needed",
@@ -215,7 +216,10 @@ def stage_table(con: duckdb.DuckDBPyConnection, data_dir: Path, table: Table, re
                 usable = False
     if not usable:
         return False
-    con.execute(f"CREATE OR REPLACE TABLE {_q(table.name)} AS SELECT {', '.join(select)} "
+    # The claim lines are rebuilt, enriched, into the mart; staging them in temp space keeps a
+    # single copy in the mart file.
+    kind = "TEMP TABLE" if table.name in STAGED_IN_TEMP else "TABLE"
+    con.execute(f"CREATE OR REPLACE {kind} {_q(table.name)} AS SELECT {', '.join(select)} "
                  f"FROM {_q('raw_' + table.name)}")
     return True
 

@@ -156,7 +156,8 @@ class Workspace:
                                 {"meta": json.dumps(meta, default=str)})
                     # Raw staging views point at the extract files; the mart must not need them.
                     for (name,) in con.execute(
-                            "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall():
+                            "SELECT view_name FROM duckdb_views() WHERE NOT internal "
+                            "AND view_name LIKE 'raw\\_%' ESCAPE '\\'").fetchall():
                         con.execute(f'DROP VIEW IF EXISTS "{name}"')
                     con.execute("CHECKPOINT")
             finally:
