@@ -26,21 +26,22 @@ for tab, metric_id in zip(tabs, HEADLINE):
                      hide_index=True)
 
 st.subheader("Monthly trend")
-runout = context.runout_months(str(ctx.ws.data_dir), ctx.build_id)
+incomplete_set = set(context.incomplete_months(str(ctx.ws.data_dir), ctx.build_id))
 monthly = context.metrics(ctx, HEADLINE, by=["month"])
 all_months = sorted(monthly["month"].dropna().unique())
-last_complete = len(all_months) - runout
 choice = st.radio("Measure", HEADLINE, format_func=lambda m: metrics[m].name, horizontal=True,
                   key="overview_trend")
 rows = monthly[monthly["metric_id"] == choice].set_index("month").reindex(all_months)
-incomplete = [i >= last_complete for i in range(len(all_months))]
+incomplete = [m in incomplete_set for m in all_months]
 if rows["suppressed"].fillna(False).any():
     st.info("Some months are suppressed in the de-identified view (fewer than 11 people or events).")
 widgets.spc_chart(metrics[choice], all_months, rows["value"].tolist(), incomplete=incomplete,
                   target=metrics[choice].target, key="overview_spc")
-st.caption(
-    f"Months after {all_months[last_complete - 1] if last_complete > 0 else '—'} are inside the claims "
-    f"run-out window ({runout} month(s), from how long claims in this extract take to be paid): they "
-    "are drawn hollow and kept out of the limits, because their claims are still arriving.")
+if incomplete_set:
+    st.caption(
+        f"Incurred months {min(incomplete_set)} to {max(incomplete_set)} are inside the claims run-out "
+        f"window at the paid-through date {ctx.stamp['paid_through']} (from how long claims in this "
+        "extract take to be paid): they are drawn hollow and kept out of the limits, because their "
+        "claims are still arriving. The Cost page shows them completed.")
 widgets.csv_download(monthly[monthly["metric_id"] == choice], ctx.stamp,
                      f"{choice}_by_month.csv", key="overview_csv")

@@ -64,6 +64,9 @@ def payment_lag(ws: Workspace) -> pd.DataFrame:
         con.close()
     if df.empty:
         return df.assign(share=[], cumulative=[])
+    # A lag with no payments is still a step on the curve (share 0), not a gap in the chart.
+    df = (df.set_index("lag").reindex(range(int(df["lag"].min()), int(df["lag"].max()) + 1),
+                                       fill_value=0.0).rename_axis("lag").reset_index())
     df["share"] = df["paid"] / df["paid"].sum()
     df["cumulative"] = df["share"].cumsum()
     return df
@@ -76,3 +79,13 @@ def runout_months(ws: Workspace) -> int:
         return 0
     complete = lag[lag["cumulative"] >= COMPLETE_SHARE]
     return int(complete["lag"].iloc[0]) if len(complete) else int(lag["lag"].max())
+
+
+def incomplete_months(ws: Workspace) -> list[str]:
+    """The incurred months (YYYY-MM) still inside the run-out window at the paid-through date."""
+    paid_through = (ws.good or {}).get("paid_through")
+    n = runout_months(ws)
+    if not paid_through or n <= 0:
+        return []
+    last = pd.Period(paid_through[:7], "M")
+    return [str(last - i) for i in range(n - 1, -1, -1)]

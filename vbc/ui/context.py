@@ -102,8 +102,8 @@ def metrics(ctx: Context, metric_ids: list[str], by: list[str] = (), period: Per
 
 
 @st.cache_data(show_spinner=False)
-def runout_months(data_dir: str, build_id: str) -> int:
-    return health.runout_months(Workspace.open(data_dir))
+def incomplete_months(data_dir: str, build_id: str) -> list[str]:
+    return health.incomplete_months(Workspace.open(data_dir))
 
 
 def _choice(label: str, options: list[str], param: str, default: str, **kw) -> str:
@@ -187,3 +187,8 @@ def current() -> Context:
     if ctx is None:
         st.stop()
     return ctx
+
+
+@st.cache_data(show_spinner=False)
+def runout_months(data_dir: str, build_id: str) -> int:
+    return health.runout_months(Workspace.open(data_dir))
