@@ -185,6 +185,14 @@ def load() -> Context | None:
 def current() -> Context:
     ctx = st.session_state.get("vbc_ctx")
     if ctx is None:
+        # On the first run after start-up Streamlit treats pages/ as an old-style multipage folder
+        # and may run a page script directly for a deep link, without dashboard.py. Switch that
+        # off and rerun, so dashboard.py's navigation serves the same URL with the full frame.
+        from streamlit.runtime.pages_manager import PagesManager
+
+        if PagesManager.uses_pages_directory:
+            PagesManager.uses_pages_directory = False
+            st.rerun()
         st.stop()
     return ctx
 
