@@ -10,8 +10,14 @@ st.set_page_config(page_title="Shared VBC performance", page_icon=":material/mon
 
 PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True, url_path="overview"),
+    st.Page("pages/cost.py", title="Cost of care", icon=":material/payments:", url_path="cost-of-care"),
+    st.Page("pages/utilization.py", title="Utilization", icon=":material/local_hospital:", url_path="utilization-rates"),
     st.Page("pages/data_health.py", title="Data health", icon=":material/monitor_heart:", url_path="data-health"),
+    st.Page("pages/attribution.py", title="Attribution", icon=":material/group:", url_path="attribution"),
+    st.Page("pages/settlement.py", title="Settlement", icon=":material/request_quote:", url_path="settlement"),
     st.Page("pages/definitions.py", title="Definitions", icon=":material/menu_book:", url_path="definitions"),
+    st.Page("pages/quality.py", title="Quality", icon=":material/verified:", url_path="quality"),
+    st.Page("pages/care_gaps.py", title="Care gaps", icon=":material/checklist:", url_path="care-gaps"),
 ]
 
 nav = st.navigation(PAGES)

@@ -25,6 +25,7 @@ st.subheader("Findings of the build now serving")
 if report.findings:
     findings = pd.DataFrame([f.__dict__ for f in report.findings])
     findings["amount"] = findings["amount"].map(lambda a: "" if pd.isna(a) else f"${a:,.2f}")
+    findings["column"] = findings["column"].fillna("")
     st.dataframe(findings[["severity", "table", "column", "rows", "amount", "message"]],
                  hide_index=True)
 else:
@@ -43,7 +44,9 @@ else:
                  hide_index=True)
 
 st.subheader("Rows per table")
-st.dataframe(health.table_counts(ctx.ws), hide_index=True)
+counts = health.table_counts(ctx.ws)
+st.dataframe(counts.assign(rows=counts["rows"].map("{:,}".format)), hide_index=True,
+             height=36 * (len(counts) + 1) + 4)
 
 st.subheader("Claims run-out: how long claims take to be paid")
 lag = health.payment_lag(ctx.ws)
@@ -58,3 +61,37 @@ else:
     st.plotly_chart(fig, key="lag_chart")
     st.caption(f"{health.COMPLETE_SHARE:.1%} of dollars are paid within {runout} month(s) of the "
                f"month of service, so the latest {runout} incurred month(s) are marked incomplete.")
+
+st.subheader("How well are recent months completed? (backtest)")
+
+
+@st.cache_data(show_spinner="Backtesting the completion…")
+def _backtest(data_dir: str, build_id: str, viewer_key: str):
+    from vbc import completion
+    from vbc.security import Viewer
+    from vbc.workspace import Workspace
+
+    bt = completion.backtest(Workspace.open(data_dir), Viewer.parse(viewer_key))
+    return completion.backtest_by_lag(bt), len(bt)
+
+
+by_lag, cells = _backtest(str(ctx.ws.data_dir), ctx.build_id, ctx.viewer.key)
+if by_lag.empty:
+    st.info("Not enough history to backtest the completion yet (it needs incurred months that are at "
+            "least 12 months old by the paid-through date).")
+else:
+    st.markdown(
+        "The claims were cut at earlier paid-through dates (6 to 18 months before "
+        f"{ctx.stamp['paid_through']}), each incurred month was completed with the chain ladder, and the "
+        "result compared with what was paid in the end. **Error** is completed ÷ eventually paid − 1; "
+        "**raw shortfall** is what the raw (uncompleted) dollars would have said.")
+    st.dataframe(pd.DataFrame({
+        "Months since incurral at the cut": by_lag["lag"],
+        "Months tested": by_lag["cells"],
+        "Mean error": by_lag["mean_error"].map("{:+.1%}".format),
+        "Mean absolute error": by_lag["mean_abs_error"].map("{:.1%}".format),
+        "Largest absolute error": by_lag["max_abs_error"].map("{:.1%}".format),
+        "Raw shortfall": by_lag["raw_shortfall"].map("{:+.1%}".format),
+        "Inside the 95% range": by_lag["inside_range"].map("{:.0%}".format),
+    }), hide_index=True)
+    st.caption(f"{cells} (cut, incurred month) comparisons, in this view's scope.")

@@ -2,6 +2,8 @@
 import pandas as pd
 import streamlit as st
 
+from vbc.registry import render_definition
+
 from vbc.valuesets import all_value_sets
 from vbc.ui import context, widgets
 
@@ -46,3 +48,32 @@ if m.value_sets:
 if m.history:
     st.markdown("**Version history**")
     st.dataframe(pd.DataFrame(list(m.history)), hide_index=True)
+
+# ---------------------------------------------------------------------------- variants
+base_id = m.variant_of or m.id
+family = [ctx.registry.get(base_id)] + [v for v in ctx.registry if v.variant_of == base_id]
+if len(family) > 1:
+    st.divider()
+    st.subheader("The same measure, two definitions")
+    st.markdown("A contract may use its own variant of a measure. A variant is a small override of the "
+                "base definition; the lines that differ are highlighted, and the rate under each "
+                "definition is computed for the same members and period, so both parties can see how "
+                "much of a gap is definition and how much is care.")
+    others = [v.id for v in family[1:]]
+    other = others[0] if len(others) == 1 else st.selectbox("Variant", others, key="variant_pick")
+    base, variant = family[0], ctx.registry.get(other)
+    if variant.id == base.id:
+        variant = ctx.registry.get(others[0])
+    rates = context.metrics(ctx, [base.id, variant.id])
+    left, right = widgets.diff_lines(render_definition(base), render_definition(variant))
+    cols = st.columns(2)
+    for col, metric, lines in ((cols[0], base, left), (cols[1], variant, right)):
+        with col:
+            st.markdown(f"**{metric.name}** (`{metric.id}`" + (", base)" if not metric.variant_of else
+                                                                 f", variant of `{metric.variant_of}`)"))
+            row = rates[rates["metric_id"] == metric.id]
+            widgets.metric_tile(metric, row.iloc[0] if len(row) else None)
+            st.markdown(widgets.diff_html(lines), unsafe_allow_html=True)
+    changed = sum(1 for _, c in left if c)
+    st.caption(f"{changed} line(s) differ. Highlighted lines are where the two definitions differ; "
+               "everything else is shared.")

@@ -18,7 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = [("", "Overview"), ("data-health", "Data health"), ("definitions", "Definitions")]
+PAGES = [("", "Overview"), ("data-health", "Data health"), ("definitions", "Definitions"), ("cost-of-care", "Cost of care"), ("utilization-rates", "Utilization"),
+         ("attribution", "Attribution"), ("settlement", "Settlement"), ("quality", "Quality"),
+         ("care-gaps", "Care gaps")]
 
 pytestmark = pytest.mark.browser
 

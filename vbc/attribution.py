@@ -7,10 +7,14 @@ A payer-supplied provider_attribution extract, when present, replaces the comput
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 import duckdb
+import pandas as pd
 
+from vbc.security import Viewer, is_small, require_member_level
 from vbc.valuesets import load_value_set
 
 PRIMARY_CARE_SPECIALTIES = (
@@ -47,8 +51,70 @@ def _window_bounds(settings: AttributionSettings) -> tuple[str, str]:
     return start, end
 
 
-def build_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSettings) -> None:
-    """Create table `attribution` (person_id, payer, year, tin, npi, organization, step, ...)."""
+QUALIFYING_LINES_SQL = """
+    SELECT c.person_id, c.payer, c.claim_id, c.claim_line_number, c.claim_start_date,
+           c.hcpcs_code, c.rendering_npi AS npi, p.provider_name, p.specialty, p.tin,
+           p.provider_organization AS organization, coalesce(c.allowed_amount, c.paid_amount) AS allowed,
+           CASE WHEN lower(p.specialty) IN (SELECT specialty FROM pc_specialties) THEN 1 ELSE 2 END AS step
+    FROM medical_claim c
+    JOIN provider p ON p.npi = c.rendering_npi
+    WHERE c.claim_type = 'professional'
+      AND c.hcpcs_code IN (SELECT code FROM pc_codes)
+      AND lower(coalesce(p.specialty, '')) NOT IN (SELECT specialty FROM non_clinicians)
+      AND p.tin IS NOT NULL
+"""
+
+
+def _pick_sql(services: str, key: str, n: str = "count(*)") -> str:
+    """The MSSP pick over a table of qualifying services partitioned by `key` (a year or an as-of
+    month): the lowest step with services, then the TIN with the most allowed dollars (ties: the most
+    recent service, then the TIN's code), then the NPI within that TIN the same way. Allowed dollars
+    are compared to the cent."""
+    return f"""
+    WITH by_tin AS (
+        SELECT {key}, person_id, payer, step, tin, round(sum(allowed), 2) AS tin_allowed,
+               max(claim_start_date) AS tin_last, {n} AS tin_services
+        FROM {services} GROUP BY ALL
+    ), tin_rank AS (
+        SELECT tin, row_number() OVER (ORDER BY tin) AS r FROM (SELECT DISTINCT tin FROM by_tin)
+    ), tin_pick AS (
+        SELECT {key}, person_id, payer,
+               arg_max({{'step': step, 'tin': tin, 'allowed': tin_allowed, 'last': tin_last,
+                         'services': tin_services}},
+                       {{'s': -step, 'a': tin_allowed, 'l': tin_last, 'r': -r}}) AS p
+        FROM by_tin JOIN tin_rank USING (tin) GROUP BY ALL
+    ), tin_stats AS (
+        SELECT t.{key}, t.person_id, t.payer, count(*) AS competing_tins,
+               count(*) FILTER (WHERE b.tin_allowed = t.p.allowed) AS tied_tins
+        FROM tin_pick t JOIN by_tin b
+          ON b.{key} = t.{key} AND b.person_id = t.person_id AND b.payer = t.payer AND b.step = t.p.step
+        GROUP BY ALL
+    ), by_npi AS (
+        SELECT s.{key}, s.person_id, s.payer, s.npi, any_value(s.organization) AS organization,
+               round(sum(s.allowed), 2) AS npi_allowed, max(s.claim_start_date) AS npi_last
+        FROM {services} s JOIN tin_pick t
+          ON s.{key} = t.{key} AND s.person_id = t.person_id AND s.payer = t.payer
+         AND s.step = t.p.step AND s.tin = t.p.tin
+        GROUP BY ALL
+    ), npi_rank AS (
+        SELECT npi, row_number() OVER (ORDER BY npi) AS r FROM (SELECT DISTINCT npi FROM by_npi)
+    ), npi_pick AS (
+        SELECT {key}, person_id, payer,
+               arg_max({{'npi': npi, 'organization': organization, 'allowed': npi_allowed}},
+                       {{'a': npi_allowed, 'l': npi_last, 'r': -r}}) AS p,
+               max(npi_allowed) AS max_npi, list(npi_allowed) AS npi_amounts
+        FROM by_npi JOIN npi_rank USING (npi) GROUP BY ALL
+    )
+    SELECT t.{key}, t.person_id, t.payer, t.p.step AS step, t.p.tin AS tin, n.p.npi AS npi,
+           n.p.organization AS organization, t.p.allowed AS allowed, t.p.services AS services,
+           t.p.last AS last_service_date, s.competing_tins, s.tied_tins, n.p.allowed AS npi_allowed,
+           len(list_filter(n.npi_amounts, lambda x: x = n.max_npi)) AS tied_npis
+    FROM tin_pick t JOIN npi_pick n USING ({key}, person_id, payer)
+    JOIN tin_stats s USING ({key}, person_id, payer)
+    """
+
+
+def _lookup_tables(con: duckdb.DuckDBPyConnection) -> None:
     codes = load_value_set("primary_care_services").codes
     con.execute("CREATE OR REPLACE TEMP TABLE pc_codes (code VARCHAR)")
     con.executemany("INSERT INTO pc_codes VALUES (?)", [[c] for c in codes])
@@ -56,55 +122,26 @@ def build_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSetti
     con.executemany("INSERT INTO pc_specialties VALUES (?)", [[s] for s in PRIMARY_CARE_SPECIALTIES])
     con.execute("CREATE OR REPLACE TEMP TABLE non_clinicians (specialty VARCHAR)")
     con.executemany("INSERT INTO non_clinicians VALUES (?)", [[s] for s in NON_CLINICIAN_SPECIALTIES])
+
+
+def build_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSettings) -> None:
+    """Create table `attribution` (person_id, payer, year, tin, npi, organization, step, ...)."""
+    _lookup_tables(con)
     start, end = _window_bounds(settings)
     con.execute(f"""
     CREATE OR REPLACE TABLE attribution_services AS
     WITH years AS (
         SELECT DISTINCT payer, year(year_month) AS y FROM member_months
-    ), lines AS (
-        SELECT c.person_id, c.payer, c.claim_id, c.claim_line_number, c.claim_start_date,
-               c.hcpcs_code, c.rendering_npi AS npi, p.tin, p.provider_organization AS organization,
-               p.specialty, coalesce(c.allowed_amount, c.paid_amount) AS allowed,
-               CASE WHEN lower(p.specialty) IN (SELECT specialty FROM pc_specialties) THEN 1 ELSE 2 END AS step
-        FROM medical_claim c
-        JOIN provider p ON p.npi = c.rendering_npi
-        WHERE c.claim_type = 'professional'
-          AND c.hcpcs_code IN (SELECT code FROM pc_codes)
-          AND lower(coalesce(p.specialty, '')) NOT IN (SELECT specialty FROM non_clinicians)
-          AND p.tin IS NOT NULL
-    )
+    ), lines AS ({QUALIFYING_LINES_SQL})
     SELECT y.y AS year, l.*
     FROM years y JOIN lines l
       ON l.payer = y.payer AND l.claim_start_date BETWEEN {start} AND {end}
     """)
-    con.execute("""
+    con.execute(f"""
     CREATE OR REPLACE TABLE attribution AS
-    WITH best_step AS (
-        SELECT year, person_id, payer, min(step) AS step FROM attribution_services GROUP BY ALL
-    ), svc AS (
-        SELECT s.* FROM attribution_services s JOIN best_step b USING (year, person_id, payer, step)
-    ), by_tin AS (
-        SELECT year, person_id, payer, step, tin, sum(allowed) AS tin_allowed,
-               max(claim_start_date) AS tin_last, count(*) AS tin_services
-        FROM svc GROUP BY ALL
-    ), tin_pick AS (
-        SELECT * FROM by_tin
-        QUALIFY row_number() OVER (PARTITION BY year, person_id, payer
-                                   ORDER BY tin_allowed DESC, tin_last DESC, tin) = 1
-    ), by_npi AS (
-        SELECT s.year, s.person_id, s.payer, s.tin, s.npi, any_value(s.organization) AS organization,
-               sum(s.allowed) AS npi_allowed, max(s.claim_start_date) AS npi_last
-        FROM svc s JOIN tin_pick t USING (year, person_id, payer, tin)
-        GROUP BY ALL
-    ), npi_pick AS (
-        SELECT * FROM by_npi
-        QUALIFY row_number() OVER (PARTITION BY year, person_id, payer
-                                   ORDER BY npi_allowed DESC, npi_last DESC, npi) = 1
-    )
-    SELECT t.year, t.person_id, t.payer, t.step, t.tin, n.npi, n.organization,
-           t.tin_allowed AS allowed, t.tin_services AS services, t.tin_last AS last_service_date,
+    SELECT year, person_id, payer, step, tin, npi, organization, allowed, services, last_service_date,
            'computed' AS source
-    FROM tin_pick t JOIN npi_pick n USING (year, person_id, payer)
+    FROM ({_pick_sql("attribution_services", "year")})
     """)
 
 
@@ -123,3 +160,394 @@ def apply_payer_attribution(con: duckdb.DuckDBPyConnection) -> bool:
     FROM provider_attribution a LEFT JOIN provider p ON p.npi = a.payer_attributed_provider
     """)
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# On demand, for a contract's settings: attribution in force at a month, the reason for every
+# member, month-over-month gains and losses by reason, and the attribution of a performance year.
+# ---------------------------------------------------------------------------------------------
+
+GAIN_REASONS = ("new enrollee", "moved from another TIN", "new qualifying visit")
+LOSS_REASONS = ("disenrolled", "died", "moved to another TIN", "no qualifying visit")
+STEP_LABELS = {1: "step 1: primary care clinicians", 2: "step 2: specialists"}
+
+
+def _add_months(d: date, n: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
+    return date(y, m + 1, 1)
+
+
+def _month_end(d: date) -> date:
+    return _add_months(d.replace(day=1), 1) - timedelta(days=1)
+
+
+def window_as_of(settings: AttributionSettings, month: date) -> tuple[date, date]:
+    """The assignment window behind the attribution in force in `month`.
+
+    Retrospective: the `window_months` months ending with `month` (a running assignment; in
+    December this is the year-end assignment on the year's claims). Prospective: the
+    `window_months` months ending with the December before the year, fixed for the whole year.
+    """
+    month = month.replace(day=1)
+    last = month if settings.mode == "retrospective" else date(month.year - 1, 12, 1)
+    return _add_months(last, 1 - settings.window_months), _month_end(last)
+
+
+def window_for_year(settings: AttributionSettings, year: int) -> tuple[date, date]:
+    """The assignment window of a performance year (what a settlement uses)."""
+    return window_as_of(settings, date(year, 12, 1))
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
+                            [name]).fetchall()[0][0])
+
+
+def supplied(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the build used a payer-supplied provider_attribution extract."""
+    return _has_table(con, "attribution_monthly") and bool(
+        con.execute("SELECT count(*) FROM provider_attribution").fetchall()[0][0])
+
+
+def _qualifying_lines(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table q_lines: every qualifying primary care service, once per connection."""
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'q_lines' AND temporary"
+                   ).fetchall()[0][0]:
+        return
+    _lookup_tables(con)
+    con.execute(f"CREATE TEMP TABLE q_lines AS {QUALIFYING_LINES_SQL}")
+    # Per person, clinician and month: what the pick needs, much smaller than the lines.
+    con.execute("""
+    CREATE TEMP TABLE q_monthly AS
+    SELECT person_id, payer, step, tin, npi, any_value(organization) AS organization,
+           CAST(date_trunc('month', claim_start_date) AS DATE) AS service_month,
+           sum(allowed) AS allowed, count(*) AS n_services, max(claim_start_date) AS claim_start_date
+    FROM q_lines GROUP BY ALL
+    """)
+
+
+def _assign(con: duckdb.DuckDBPyConnection, settings: AttributionSettings, months: list[date],
+            window: tuple[date, date] | None = None) -> None:
+    """Temp table attr_asof: the attribution in force at each as-of month (one row per attributed
+    person), with the window it was computed on."""
+    con.execute("CREATE OR REPLACE TEMP TABLE attr_windows (as_of DATE, w_start DATE, w_end DATE)")
+    rows = [[m, *(window or window_as_of(settings, m))] for m in sorted(set(months))]
+    con.executemany("INSERT INTO attr_windows VALUES (?, ?, ?)", rows)
+    if supplied(con):
+        con.execute("""
+        CREATE OR REPLACE TEMP TABLE attr_asof AS
+        SELECT w.as_of, a.person_id, a.payer, CAST(NULL AS INTEGER) AS step, a.tin, a.npi,
+               a.organization, CAST(NULL AS DOUBLE) AS allowed, CAST(NULL AS BIGINT) AS services,
+               CAST(NULL AS DATE) AS last_service_date, CAST(NULL AS BIGINT) AS competing_tins,
+               CAST(NULL AS BIGINT) AS tied_tins, CAST(NULL AS DOUBLE) AS npi_allowed,
+               CAST(NULL AS BIGINT) AS tied_npis, w.w_start, w.w_end, 'supplied' AS source
+        FROM attr_windows w JOIN attribution_monthly a ON a.year_month = w.as_of
+        WHERE a.tin IS NOT NULL OR a.npi IS NOT NULL
+        """)
+        return
+    _qualifying_lines(con)
+    con.execute("""
+    CREATE OR REPLACE TEMP TABLE attr_services AS
+    SELECT w.as_of, l.* FROM attr_windows w JOIN q_monthly l
+      ON l.service_month BETWEEN w.w_start AND w.w_end
+    """)
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE attr_asof AS
+    SELECT p.*, w.w_start, w.w_end, 'computed' AS source
+    FROM ({_pick_sql("attr_services", "as_of", "sum(n_services)")}) p JOIN attr_windows w USING (as_of)
+    """)
+
+
+def _money(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else f"${x:,.2f}"
+
+
+def reason_text(r: dict) -> str:
+    """Why a person is (or is not) attributed, in one sentence from the row of the pick."""
+    w = f"{r['w_start']:%Y-%m} to {r['w_end']:%Y-%m}" if r.get("w_start") is not None else ""
+    if r.get("source") == "supplied":
+        return f"Payer-supplied attribution (provider_attribution extract) for {r['as_of']:%Y-%m}"
+    if r.get("tin") is None or (isinstance(r.get("tin"), float) and math.isnan(r["tin"])):
+        return (f"Not attributed: no primary care service from a primary care clinician or a specialist "
+                f"in the assignment window {w}")
+    step = int(r["step"])
+    who = "primary care clinicians" if step == 1 else "specialists (no primary care clinician visits)"
+    org = r.get("organization")
+    org = f" ({org})" if isinstance(org, str) and org else " (no organization)"
+    text = (f"Step {step}, {who}: TIN {r['tin']}{org} had the plurality of allowed charges for primary "
+            f"care services in {w}, {_money(r['allowed'])} over {int(r['services'])} service(s)")
+    competing, tied = int(r.get("competing_tins") or 1), int(r.get("tied_tins") or 1)
+    if tied > 1:
+        text += (f"; tied with {tied - 1} other TIN(s), so the most recent service decided "
+                 f"({r['last_service_date']:%Y-%m-%d})")
+    elif competing > 1:
+        text += f"; more than the other {competing - 1} TIN(s) seen"
+    else:
+        text += "; the only TIN seen"
+    text += f". PCP {r['npi']}: the most allowed charges within the TIN ({_money(r['npi_allowed'])})"
+    if int(r.get("tied_npis") or 1) > 1:
+        text += ", a tie broken by the most recent service"
+    return text + "."
+
+
+def attribution_at(con: duckdb.DuckDBPyConnection, viewer: Viewer, month: date,
+                   settings: AttributionSettings = AttributionSettings(),
+                   window: tuple[date, date] | None = None) -> pd.DataFrame:
+    """The attribution in force in `month`: one row per person enrolled that month (an organization's
+    viewer: only its own attributed members, bound in the query), with the reason."""
+    require_member_level(viewer)
+    month = month.replace(day=1)
+    _assign(con, settings, [month], window)
+    scope = "AND a.organization = $viewer_org" if viewer.kind == "org" else ""
+    params: dict = {"month": month}
+    if viewer.kind == "org":
+        params["viewer_org"] = viewer.organization
+    df = con.execute(f"""
+        SELECT mm.person_id, mm.payer, a.organization, a.tin, a.npi, a.step, a.allowed, a.services,
+               a.last_service_date, a.competing_tins, a.tied_tins, a.npi_allowed, a.tied_npis,
+               coalesce(a.w_start, w.w_start) AS w_start, coalesce(a.w_end, w.w_end) AS w_end,
+               coalesce(a.source, CASE WHEN w.as_of IS NULL THEN 'computed' END) AS source,
+               $month AS as_of
+        FROM (SELECT DISTINCT person_id, payer FROM member_months WHERE year_month = $month) mm
+        LEFT JOIN attr_asof a ON a.person_id = mm.person_id AND a.payer = mm.payer
+        LEFT JOIN attr_windows w ON w.as_of = $month
+        WHERE true {scope}
+        ORDER BY mm.person_id, mm.payer
+    """, params).df()
+    is_supplied = supplied(con)
+    if is_supplied:
+        df["source"] = "supplied"
+    recs = df.to_dict("records")
+    for r in recs:
+        for k in ("w_start", "w_end", "as_of", "last_service_date"):
+            if r.get(k) is not None and not isinstance(r[k], date) and not pd.isna(r[k]):
+                r[k] = pd.Timestamp(r[k]).date()
+        if is_supplied and r.get("tin") is None and r.get("npi") is None:
+            r["source"] = None
+    df["reason"] = [reason_text(r) if not (is_supplied and r["tin"] is None and r["npi"] is None)
+                    else f"Not attributed in the payer-supplied extract for {month:%Y-%m}" for r in recs]
+    df["step"] = df["step"].astype("Int64")
+    return df
+
+
+def export_rows(df: pd.DataFrame) -> list[dict]:
+    """The CLI's rows: person_id, payer, organization, tin, npi, step (1, 2 or null), reason."""
+    out = []
+    for r in df[["person_id", "payer", "organization", "tin", "npi", "step", "reason"]].to_dict("records"):
+        out.append({k: (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                        else int(v) if k == "step" else v) for k, v in r.items()})
+    return out
+
+
+def _months(period_start: date, period_end: date) -> list[date]:
+    out, m = [], period_start.replace(day=1)
+    while m <= period_end:
+        out.append(m)
+        m = _add_months(m, 1)
+    return out
+
+
+def suppress_counts(df: pd.DataFrame, count: str, groups: list[str]) -> pd.DataFrame:
+    """Joint view: hide counts from 1 to 10, and a second cell in any group where exactly one is
+    hidden (a group's total can be derived from other figures on the page)."""
+    df = df.copy()
+    df["suppressed"] = df[count].map(is_small)
+    parts = [sub.index for _, sub in df.groupby(groups, dropna=False)] if groups else [df.index]
+    for idx in parts:
+        idx = list(idx)
+        if df.loc[idx, "suppressed"].sum() == 1 and len(idx) > 1:
+            rest = df.loc[idx][~df.loc[idx, "suppressed"]]
+            nonzero = rest[rest[count] > 0]
+            pick = (nonzero if len(nonzero) else rest)[count].idxmin()
+            df.loc[pick, "suppressed"] = True
+    df[count] = df[count].astype("float64")
+    df.loc[df["suppressed"], count] = math.nan
+    return df
+
+
+def attributed_counts(con: duckdb.DuckDBPyConnection, viewer: Viewer, months: list[date],
+                      settings: AttributionSettings = AttributionSettings(),
+                      by: tuple[str, ...] = ("organization",)) -> pd.DataFrame:
+    """Attributed members in force in each month, by organization / tin / npi (counts only)."""
+    allowed = {"organization", "tin", "npi"}
+    if not set(by) <= allowed:
+        raise ValueError(f"cannot count attribution by {by}; choose from {sorted(allowed)}")
+    _assign(con, settings, months)
+    cols = ", ".join(f"a.{b}" for b in by)
+    scope = "AND a.organization = $viewer_org" if viewer.kind == "org" else ""
+    params = {"viewer_org": viewer.organization} if viewer.kind == "org" else {}
+    df = con.execute(f"""
+        SELECT strftime(a.as_of, '%Y-%m') AS month, {cols}, count(DISTINCT a.person_id) AS members
+        FROM attr_asof a JOIN member_months mm
+          ON mm.person_id = a.person_id AND mm.payer = a.payer AND mm.year_month = a.as_of
+        WHERE true {scope}
+        GROUP BY ALL ORDER BY ALL
+    """, params).df()
+    if viewer.suppresses:
+        df = suppress_counts(df, "members", ["month"] + (["organization"] if len(by) > 1 else []))
+    else:
+        df["suppressed"] = False
+    return df
+
+
+def gains_losses(con: duckdb.DuckDBPyConnection, viewer: Viewer, months: list[date],
+                 settings: AttributionSettings = AttributionSettings(),
+                 level: str = "organization") -> pd.DataFrame:
+    """Members gained and lost from one month to the next, by reason, per organization (or TIN).
+
+    Lost: disenrolled, died (death before the month), moved to another TIN (attributed elsewhere),
+    no qualifying visit (still enrolled, no longer attributed). Gained: new enrollee, moved from
+    another TIN, new qualifying visit. The first month is compared with the month before it.
+    """
+    if level not in ("organization", "tin"):
+        raise ValueError("level must be organization or tin")
+    months = sorted({m.replace(day=1) for m in months})
+    if not months:
+        return pd.DataFrame(columns=["month", "organization", "direction", "reason", "members"])
+    _assign(con, settings, [_add_months(months[0], -1), *months])
+    key = "organization" if level == "organization" else "tin"
+    extra = ", tin" if level == "tin" else ""
+    scope = "WHERE organization = $viewer_org" if viewer.kind == "org" else "WHERE organization IS NOT NULL" \
+        if level == "organization" else ""
+    params: dict = {"first": months[0], "last": months[-1]}
+    if viewer.kind == "org":
+        params["viewer_org"] = viewer.organization
+    df = con.execute(f"""
+    WITH st AS (
+        SELECT w.as_of, mm.person_id, mm.payer, a.tin, a.organization
+        FROM attr_windows w
+        JOIN (SELECT DISTINCT person_id, payer, year_month FROM member_months) mm ON mm.year_month = w.as_of
+        LEFT JOIN attr_asof a ON a.as_of = w.as_of AND a.person_id = mm.person_id AND a.payer = mm.payer
+    ), cur AS (SELECT * FROM st WHERE as_of >= $first),
+    prev AS (SELECT *, CAST(as_of + INTERVAL 1 MONTH AS DATE) AS next_month FROM st WHERE as_of < $last),
+    pairs AS (
+        SELECT coalesce(c.as_of, p.next_month) AS month, coalesce(c.person_id, p.person_id) AS person_id,
+               p.person_id IS NOT NULL AS prev_enrolled, c.person_id IS NOT NULL AS cur_enrolled,
+               p.tin AS prev_tin, p.organization AS prev_org, c.tin AS cur_tin, c.organization AS cur_org,
+               p.{key} AS prev_key, c.{key} AS cur_key
+        FROM cur c FULL JOIN prev p
+          ON c.person_id = p.person_id AND c.payer = p.payer AND c.as_of = p.next_month
+    ), moves AS (
+        SELECT x.month, x.prev_org AS organization, x.prev_tin AS tin, 'lost' AS direction,
+               CASE WHEN NOT x.cur_enrolled AND m.death_date < x.month THEN 'died'
+                    WHEN NOT x.cur_enrolled THEN 'disenrolled'
+                    WHEN x.cur_tin IS NOT NULL THEN 'moved to another TIN'
+                    ELSE 'no qualifying visit' END AS reason, x.person_id
+        FROM pairs x LEFT JOIN members m USING (person_id)
+        WHERE x.prev_tin IS NOT NULL AND x.prev_key IS DISTINCT FROM x.cur_key
+        UNION ALL
+        SELECT x.month, x.cur_org, x.cur_tin, 'gained',
+               CASE WHEN NOT x.prev_enrolled THEN 'new enrollee'
+                    WHEN x.prev_tin IS NOT NULL THEN 'moved from another TIN'
+                    ELSE 'new qualifying visit' END, x.person_id
+        FROM pairs x
+        WHERE x.cur_tin IS NOT NULL AND x.prev_key IS DISTINCT FROM x.cur_key
+    )
+    SELECT strftime(month, '%Y-%m') AS month, organization{extra}, direction, reason,
+           count(DISTINCT person_id) AS members
+    FROM moves {scope}
+    GROUP BY ALL
+    """, params).df()
+    # Every reason for every month and group, zeros included, so the table (and any suppression
+    # pattern) has the same shape whatever happened.
+    month_labels = [f"{m:%Y-%m}" for m in months]
+    keys = df[["organization", *(["tin"] if level == "tin" else [])]].drop_duplicates()
+    if viewer.kind == "org" and keys.empty and level == "organization":
+        keys = pd.DataFrame({"organization": [viewer.organization]})
+    reasons = pd.DataFrame([("gained", r) for r in GAIN_REASONS] + [("lost", r) for r in LOSS_REASONS],
+                           columns=["direction", "reason"])
+    grid = (pd.DataFrame({"month": month_labels}).merge(keys, how="cross").merge(reasons, how="cross"))
+    df = grid.merge(df, how="left", on=["month", *keys.columns, "direction", "reason"])
+    df["members"] = df["members"].fillna(0).astype("int64")
+    df = df.sort_values(["month", *keys.columns, "direction", "reason"], kind="stable").reset_index(drop=True)
+    if viewer.suppresses:
+        df = suppress_counts(df, "members", ["month", *keys.columns])
+    else:
+        df["suppressed"] = False
+    return df
+
+
+def member_detail(con: duckdb.DuckDBPyConnection, viewer: Viewer, person_id: str, month: date,
+                  settings: AttributionSettings = AttributionSettings()) -> dict | None:
+    """Why one person is attributed where they are in `month`: the decision, every qualifying
+    service in the window (date, code, clinician, TIN, allowed) and the totals by TIN.
+
+    None when the viewer may not see the person (an organization sees only its own members)."""
+    require_member_level(viewer)
+    df = attribution_at(con, viewer, month, settings)
+    row = df[df["person_id"] == person_id]
+    if row.empty:
+        return None
+    r = row.iloc[0].to_dict()
+    w_start, w_end = r["w_start"], r["w_end"]
+    services = pd.DataFrame()
+    by_tin = pd.DataFrame()
+    if r.get("source") != "supplied":
+        _qualifying_lines(con)
+        services = con.execute("""
+            SELECT claim_start_date AS service_date, hcpcs_code, npi, provider_name, specialty, tin,
+                   organization, step, allowed, claim_id
+            FROM q_lines WHERE person_id = $pid AND payer = $payer
+              AND claim_start_date BETWEEN $w_start AND $w_end
+            ORDER BY claim_start_date, claim_id
+        """, {"pid": person_id, "payer": r["payer"], "w_start": w_start, "w_end": w_end}).df()
+        if len(services):
+            services["service_date"] = pd.to_datetime(services["service_date"]).dt.date
+            by_tin = (services.groupby(["step", "tin"], dropna=False)
+                      .agg(organization=("organization", "first"), allowed=("allowed", "sum"),
+                           services=("allowed", "size"), last_service=("service_date", "max"))
+                      .reset_index().sort_values(["step", "allowed", "last_service"],
+                                                 ascending=[True, False, False]))
+    return {"person_id": person_id, "month": month, "assignment": r, "reason": r["reason"],
+            "services": services, "by_tin": by_tin}
+
+
+def year_population(con: duckdb.DuckDBPyConnection, settings: AttributionSettings, year: int) -> str:
+    """Temp table `contract_member_months`: the member months of `year` with the organization, TIN
+    and NPI the contract's assignment gives each person (supplied extract: month by month)."""
+    if supplied(con):
+        con.execute("""
+        CREATE OR REPLACE TEMP TABLE contract_member_months AS
+        SELECT person_id, payer, plan, year_month, organization, tin, npi
+        FROM member_months WHERE year(year_month) = $year
+        """, {"year": year})
+        return "payer-supplied provider_attribution"
+    month = date(year, 12, 1)
+    _assign(con, settings, [month], window_for_year(settings, year))
+    con.execute("""
+    CREATE OR REPLACE TEMP TABLE contract_member_months AS
+    SELECT mm.person_id, mm.payer, mm.plan, mm.year_month, a.organization, a.tin, a.npi
+    FROM member_months mm LEFT JOIN attr_asof a ON a.person_id = mm.person_id AND a.payer = mm.payer
+    WHERE year(mm.year_month) = $year
+    """, {"year": year})
+    w = window_for_year(settings, year)
+    return f"computed ({settings.mode}, {settings.window_months}-month window {w[0]:%Y-%m} to {w[1]:%Y-%m})"
+
+
+def _with_con(ws, fn, *args, **kw):
+    con = ws.connect()
+    try:
+        return fn(con, *args, **kw)
+    finally:
+        con.close()
+
+
+def page_data(ws, viewer: Viewer, start: date, end: date, settings: AttributionSettings,
+              by: tuple[str, ...]) -> dict:
+    """Everything the Attribution page draws, in one connection: counts over time, gains and
+    losses by reason, and (member-level viewers) the list in force at the end with reasons."""
+    months = _months(start, end)
+    con = ws.connect()
+    try:
+        out = {"counts": attributed_counts(con, viewer, months, settings, by),
+               "moves": gains_losses(con, viewer, months, settings),
+               "supplied": supplied(con)}
+        if viewer.member_level:
+            out["members"] = attribution_at(con, viewer, months[-1], settings)
+    finally:
+        con.close()
+    return out
+
+
+def lookup(ws, viewer: Viewer, person_id: str, month: date, settings: AttributionSettings) -> dict | None:
+    return _with_con(ws, member_detail, viewer, person_id, month, settings)

@@ -90,13 +90,137 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     registry = load_registry()
     ws = open_ready(args.data)
     viewer = Viewer.parse(args.viewer)
-    metric_ids = args.metric or sorted(registry.metrics)
+    from vbc.engine import describe, metric_ids as all_metric_ids
+
+    # Default: every registry metric plus the completed PMPMs (`<pmpm metric>_completed`).
+    metric_ids = args.metric or all_metric_ids(registry)
     for m in metric_ids:
-        registry.get(m)
+        describe(registry, m)
     by = list(args.by or [])
     df = compute_metrics(ws, registry, metric_ids, viewer, _period(args, ws), by)
     doc_stamp = {**stamp(ws, registry), "viewer": viewer.key}
     _write(doc_stamp, export_rows(df, by), args.format)
+    return EXIT_OK
+
+
+def _attribution_settings(args: argparse.Namespace):
+    from vbc.attribution import AttributionSettings
+    from vbc.terms import load_terms
+
+    if args.contract:
+        return load_terms(args.contract).attribution
+    return AttributionSettings(args.window, args.mode)
+
+
+def cmd_attribution(args: argparse.Namespace) -> int:
+    from vbc import attribution
+    from vbc.engine import parse_month
+    from vbc.security import NotEntitled
+
+    viewer = Viewer.parse(args.viewer)
+    if not viewer.member_level:
+        _err("error: the joint (de-identified) view cannot export member-level attribution; "
+             "use --viewer payer or --viewer org:NAME (the Attribution page shows the joint view's counts)")
+        return EXIT_INVALID
+    settings = _attribution_settings(args)
+    ws = open_ready(args.data)
+    period = _period(args, ws)
+    window = None
+    if args.start:  # an explicit assignment window replaces the contract's
+        window = (period.start, period.end)
+    con = ws.connect()
+    try:
+        df = attribution.attribution_at(con, viewer, parse_month(f"{period.end:%Y-%m}"), settings, window)
+    except NotEntitled as exc:
+        _err(f"error: {exc}")
+        return EXIT_INVALID
+    finally:
+        con.close()
+    registry = load_registry()
+    doc_stamp = {**stamp(ws, registry), "viewer": viewer.key, "in_force": f"{period.end:%Y-%m}",
+                 "window": (f"{window[0]:%Y-%m} to {window[1]:%Y-%m}" if window else
+                            f"{settings.mode}, {settings.window_months} months")}
+    _write(doc_stamp, attribution.export_rows(df), args.format)
+    return EXIT_OK
+
+
+def _settlement_csv(doc_stamp: dict, rows: list[dict]) -> list[dict]:
+    return [{**r, "inputs": json.dumps(r["inputs"], sort_keys=True, default=str)} for r in rows]
+
+
+def cmd_settlement(args: argparse.Namespace) -> int:
+    from vbc import settlement
+    from vbc.security import NotEntitled
+    from vbc.terms import ContractTermsError, load_terms
+
+    try:
+        terms = load_terms(args.contract)
+    except ContractTermsError as exc:
+        _err(f"error: {exc}")
+        return EXIT_INVALID
+    given = [args.benchmark_pmpm, args.actual_pmpm, args.member_months]
+    if args.data is None:
+        if args.actual_pmpm is None or args.member_months is None or (
+                args.benchmark_pmpm is None and not terms.benchmark.fixed):
+            _err("error: without --data give --actual-pmpm and --member-months (and --benchmark-pmpm "
+                 "unless the contract fixes benchmark.pmpm)")
+            return EXIT_USAGE
+        fig = settlement.Figures(member_months=args.member_months, actual_pmpm=args.actual_pmpm,
+                                 benchmark_pmpm=args.benchmark_pmpm, members=args.members,
+                                 quality_score=args.quality_score)
+        result = settlement.settle(terms, fig)
+        doc_stamp = {"source": "given figures (no claims)", "contract": str(terms.path),
+                     "paid_through": None, "incurred_through": None, "fingerprint": None}
+        extra = {}
+    else:
+        if any(v is not None for v in given):
+            _err("error: --benchmark-pmpm/--actual-pmpm/--member-months are for the calculator "
+                 "without --data")
+            return EXIT_USAGE
+        viewer = Viewer.parse(args.viewer)
+        ws = open_ready(args.data)
+        registry = load_registry()
+        try:
+            out = settlement.settlement_for(ws, terms, viewer, registry, quality_score=args.quality_score,
+                                            members=args.members)
+        except NotEntitled as exc:
+            _err(f"error: {exc}")
+            return EXIT_INVALID
+        result = out["settlement"]
+        doc_stamp = {**stamp(ws, registry), "viewer": viewer.key, "contract": str(terms.path),
+                     "status": out["status"], "period": out["period"].label}
+        extra = {"range": out["range"], "notes": out["notes"]}
+    rows = settlement.export_rows(result)
+    if args.format == "json":
+        print(json.dumps({"stamp": doc_stamp, **extra, "rows": rows}, indent=1, default=str))
+    else:
+        _write({k: doc_stamp.get(k) for k in ("paid_through", "incurred_through", "fingerprint")},
+               _settlement_csv(doc_stamp, rows), "csv")
+    return EXIT_OK
+
+
+def cmd_measure_results(args: argparse.Namespace) -> int:
+    """One row per person (per index discharge for discharge measures) for one quality measure."""
+    from vbc.quality import measure_results
+    from vbc.security import NotEntitled
+
+    registry = load_registry()
+    viewer = Viewer.parse(args.viewer)
+    metric = registry.get(args.metric)
+    ws = open_ready(args.data)
+    try:
+        df = measure_results(ws, registry, metric.id, viewer, _period(args, ws))
+    except NotEntitled as exc:
+        _err(f"refused: {exc}; person-level results are for the payer or the member's own "
+             "provider organization (--viewer payer or --viewer org:NAME)")
+        return 3
+    rows = []
+    for rec in df.to_dict("records"):
+        rows.append({k: (None if v is None or (isinstance(v, float) and v != v)
+                         else v.item() if hasattr(v, "item") else v) for k, v in rec.items()})
+    doc_stamp = {**stamp(ws, registry), "viewer": viewer.key, "metric_id": metric.id,
+                 "metric_version": metric.version}
+    _write(doc_stamp, rows, args.format)
     return EXIT_OK
 
 
@@ -129,6 +253,38 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
     m.add_argument("--format", choices=("csv", "json"), default="csv")
     m.set_defaults(func=cmd_metrics)
+
+    r = sub.add_parser("measure-results", help="person-level results of one quality measure")
+    r.add_argument("--data", required=True)
+    r.add_argument("--metric", required=True, help="quality measure id")
+    r.add_argument("--start", help="first month, YYYY-MM")
+    r.add_argument("--end", help="last month, YYYY-MM")
+    r.add_argument("--viewer", default="payer", help="payer | org:NAME (the joint view is refused)")
+    r.add_argument("--format", choices=("csv", "json"), default="csv")
+    r.set_defaults(func=cmd_measure_results)
+
+    a = sub.add_parser("attribution", help="export the attribution in force at --end, one row per person")
+    a.add_argument("--data", required=True)
+    a.add_argument("--start", help="first month of an explicit assignment window, YYYY-MM")
+    a.add_argument("--end", help="the month whose attribution to export, YYYY-MM (default: last month)")
+    a.add_argument("--contract", help="take the window and mode from this contract file")
+    a.add_argument("--window", type=int, choices=(12, 24), default=12, help="assignment window, months")
+    a.add_argument("--mode", choices=("retrospective", "prospective"), default="retrospective")
+    a.add_argument("--viewer", default="payer", help="payer | org:NAME (joint: refused, member-level)")
+    a.add_argument("--format", choices=("csv", "json"), default="csv")
+    a.set_defaults(func=cmd_attribution)
+
+    st = sub.add_parser("settlement", help="every step of a contract's settlement")
+    st.add_argument("--contract", required=True, help="contract terms YAML")
+    st.add_argument("--data", help="extracts; without it, compute from the figures given below")
+    st.add_argument("--benchmark-pmpm", type=float)
+    st.add_argument("--actual-pmpm", type=float)
+    st.add_argument("--member-months", type=float)
+    st.add_argument("--members", type=int, help="attributed members (default member months / 12)")
+    st.add_argument("--quality-score", type=float, help="quality composite, 0-100")
+    st.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
+    st.add_argument("--format", choices=("csv", "json"), default="json")
+    st.set_defaults(func=cmd_settlement)
     return p
 
 

@@ -230,14 +230,37 @@ def compute_metrics(ws: Workspace, registry: Registry, metric_ids: list[str], vi
                     period: Period, by: list[str] | tuple[str, ...] = (),
                     filters: dict | None = None) -> pd.DataFrame:
     """Several metrics at once, in one frame; what the CLI exports and the pages chart."""
+    from vbc import completion
+
     frames = []
     con = ws.connect()
     try:
         for metric_id in metric_ids:
+            if metric_id not in registry.metrics and completion.is_completed(metric_id):
+                # Completed for claims run-out: the raw metric, completed per incurred month.
+                frames.append(completion.compute_completed(con, ws, registry, metric_id, viewer, period,
+                                                           list(by), filters))
+                continue
             frames.append(compute_metric(con, registry.get(metric_id), viewer, period, by, filters))
     finally:
         con.close()
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def metric_ids(registry: Registry) -> list[str]:
+    """Every metric id the engine computes: the registry's plus the derived completed PMPMs."""
+    from vbc import completion
+
+    return sorted([*registry.metrics, *completion.completed_ids(registry)])
+
+
+def describe(registry: Registry, metric_id: str) -> Metric:
+    """The definition behind an id, derived completed metrics included."""
+    from vbc import completion
+
+    if metric_id not in registry.metrics and completion.is_completed(metric_id):
+        return completion.completed_metric(registry, metric_id)
+    return registry.get(metric_id)
 
 
 def export_rows(df: pd.DataFrame, by: list[str] | tuple[str, ...]) -> list[dict]:

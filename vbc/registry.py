@@ -52,6 +52,13 @@ class Metric:
     history: tuple[dict, ...] = ()
     path: Path | None = None
     text: str = field(default="", repr=False)
+    # Variants and definition constants (see load_registry): `variant_of` names the base metric,
+    # `constants` are the numbers substituted for {{name}} in the SQL, `options` any other keys
+    # (e.g. trend, care_gap) that pages and engines may read.
+    variant_of: str | None = None
+    constants: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+    options: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+    sql_template: str = field(default="", repr=False)
 
     @property
     def parameters(self) -> list[str]:
@@ -62,7 +69,12 @@ def _fail(path: Path, problem: str) -> MetricDefinitionError:
     return MetricDefinitionError(f"metric definition {path.name}: {problem}")
 
 
-def parse_metric(path: Path, value_set_names: set[str]) -> Metric:
+_CONSTANT_REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# Keys a variant may not override: identity and lineage stay the variant's own.
+_VARIANT_OWN = ("id", "variant_of", "overrides")
+
+
+def _read_doc(path: Path) -> tuple[dict, str]:
     text = path.read_text()
     try:
         doc = yaml.safe_load(text)
@@ -70,6 +82,61 @@ def parse_metric(path: Path, value_set_names: set[str]) -> Metric:
         raise _fail(path, f"not valid YAML ({exc})") from exc
     if not isinstance(doc, dict):
         raise _fail(path, "expected a mapping of fields")
+    return doc, text
+
+
+def merge_variant(path: Path, doc: dict, base_doc: dict) -> dict:
+    """A variant is the base definition with a few fields overridden.
+
+    `overrides` replaces top-level fields; `constants` inside it are merged key by key with the
+    base's constants (so a variant can change one age bound and keep the rest).
+    """
+    overrides = doc.get("overrides") or {}
+    if not isinstance(overrides, dict):
+        raise _fail(path, "overrides must be a mapping of fields to replace")
+    bad = [k for k in overrides if k in _VARIANT_OWN]
+    if bad:
+        raise _fail(path, f"overrides may not change {', '.join(bad)}")
+    merged = {k: v for k, v in base_doc.items() if k not in ("history",)}
+    for key, value in overrides.items():
+        if key == "constants":
+            if not isinstance(value, dict):
+                raise _fail(path, "overrides.constants must be a mapping")
+            unknown = set(value) - set(base_doc.get("constants") or {})
+            if unknown:
+                raise _fail(path, f"overrides.constants names constant(s) the base does not have: "
+                                  f"{', '.join(sorted(unknown))}")
+            merged["constants"] = {**(base_doc.get("constants") or {}), **value}
+        else:
+            merged[key] = value
+    for key, value in doc.items():
+        if key != "overrides":
+            merged[key] = value
+    return merged
+
+
+def _substitute(path: Path, sql: str, constants: dict) -> str:
+    """Replace {{name}} in the SQL with the definition's numeric constants (numbers only, so a
+    definition file can never paste text into SQL)."""
+    for name, value in constants.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _fail(path, f"constant '{name}' must be a number (got {value!r})")
+    missing = sorted(set(_CONSTANT_REF.findall(sql)) - set(constants))
+    if missing:
+        raise _fail(path, f"SQL uses constant(s) not defined under constants: {', '.join(missing)}")
+    return _CONSTANT_REF.sub(lambda m: repr(constants[m.group(1)]), sql)
+
+
+def parse_metric(path: Path, value_set_names: set[str], doc: dict | None = None) -> Metric:
+    if doc is None:
+        doc, text = _read_doc(path)
+    else:
+        text = path.read_text()
+    if not isinstance(doc.get("constants") or {}, dict):
+        raise _fail(path, "constants must be a mapping of names to numbers")
+    constants = dict(doc.get("constants") or {})
+    if isinstance(doc.get("sql"), str):
+        doc = {**doc, "sql_template": doc["sql"], "sql": _substitute(path, doc["sql"], constants)}
     missing = [k for k in REQUIRED if not doc.get(k) and doc.get(k) != 0]
     if missing:
         raise _fail(path, f"missing required field(s): {', '.join(missing)}")
@@ -108,6 +175,9 @@ def parse_metric(path: Path, value_set_names: set[str]) -> Metric:
         numerator_label=doc.get("numerator_label", "Numerator"),
         denominator_label=doc.get("denominator_label", "Denominator"),
         history=history, path=path, text=text,
+        variant_of=doc.get("variant_of"), constants=constants,
+        options={k: v for k, v in doc.items() if k in ("trend", "care_gap", "evidence_label")},
+        sql_template=doc.get("sql_template", doc["sql"]),
     )
 
 
@@ -163,8 +233,18 @@ def load_registry(metric_dir: Path = METRIC_DIR, value_set_dir: Path = VALUE_SET
         raise MetricDefinitionError(f"value set {exc}") from exc
     metrics: dict[str, Metric] = {}
     h = hashlib.sha256()
-    for path in sorted(Path(metric_dir).glob("*.yaml")):
-        metric = parse_metric(path, set(value_sets))
+    paths = sorted(Path(metric_dir).glob("*.yaml"))
+    docs = {p: _read_doc(p)[0] for p in paths}
+    by_id = {d.get("id"): d for d in docs.values() if not d.get("variant_of")}
+    for path in paths:
+        doc = docs[path]
+        if doc.get("variant_of"):
+            base = by_id.get(doc["variant_of"])
+            if base is None:
+                raise _fail(path, f"variant_of '{doc['variant_of']}' is not a metric definition "
+                                  "(a variant's base must exist and not itself be a variant)")
+            doc = merge_variant(path, doc, base)
+        metric = parse_metric(path, set(value_sets), doc)
         if check:
             check_sql(metric)
         metrics[metric.id] = metric
@@ -174,3 +254,19 @@ def load_registry(metric_dir: Path = METRIC_DIR, value_set_dir: Path = VALUE_SET
     if not metrics:
         raise MetricDefinitionError(f"no metric definitions found in {metric_dir}")
     return Registry(metrics, h.hexdigest())
+
+
+def render_definition(metric: Metric) -> list[str]:
+    """A definition as the lines both parties compare: the fields that shape the number, the
+    constants, and the SQL as it runs (constants substituted)."""
+    import textwrap
+
+    lines = [f"id: {metric.id}", f"name: {metric.name}", f"version: {metric.version}",
+             f"direction: {metric.direction} is better", f"unit: {metric.unit}",
+             f"numerator: {metric.numerator_label}", f"denominator: {metric.denominator_label}",
+             f"target: {metric.target}"]
+    lines += ["description:"] + ["  " + x for x in textwrap.wrap(metric.description, 90)]
+    if metric.constants:
+        lines += ["constants:"] + [f"  {k}: {v}" for k, v in metric.constants.items()]
+    lines += ["sql:"] + ["  " + x for x in metric.sql.rstrip().splitlines()]
+    return lines

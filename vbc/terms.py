@@ -43,6 +43,7 @@ class Corridor:
     lower: float  # band of savings (or losses) as a share of the benchmark, [lower, upper)
     upper: float | None
     rate: float  # sharing rate within the band
+    side: str = "savings"  # "savings" (default) or "losses"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ class ContractTerms:
     path: Path | None = None
 
 
+KNOWN_KEYS = ("contract_id", "payer", "provider_organization", "performance_year", "benchmark",
+              "high_cost_cap", "minimum_savings_rate", "minimum_loss_rate", "shared_savings_rate",
+              "shared_loss_rate", "savings_cap", "loss_cap", "two_sided", "quality", "corridors",
+              "measures", "attribution", "description")
+
+
 def _rate(doc: dict, key: str, where: str, *, allow_mssp: bool = False, required: bool = True,
           upper: float = 1.0) -> float | str | None:
     if key not in doc or doc[key] is None:
@@ -101,6 +108,10 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
     """Validate a contract mapping; every message names the file and the key."""
     if not isinstance(doc, dict):
         raise ContractTermsError(f"{where}: expected a mapping of contract keys")
+    unknown = sorted(set(map(str, doc)) - set(KNOWN_KEYS))
+    if unknown:
+        raise ContractTermsError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
+                                 f"{', '.join(KNOWN_KEYS)} (see the README, 'Contract terms')")
     for key in ("contract_id", "payer", "provider_organization", "performance_year", "benchmark"):
         if doc.get(key) in (None, ""):
             raise ContractTermsError(f"{where}: missing required key '{key}'")
@@ -165,9 +176,18 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
         lower, upper = float(c["from"]), (float(c["to"]) if c.get("to") is not None else None)
         if upper is not None and upper <= lower:
             raise ContractTermsError(f"{where}: corridors[{i}] 'to' must be above 'from'")
-        if corridors and corridors[-1].upper != lower:
+        side = str(c.get("side", "savings"))
+        if side not in ("savings", "losses"):
+            raise ContractTermsError(f"{where}: corridors[{i}] 'side' must be savings or losses")
+        same = [k for k in corridors if k.side == side]
+        if not same and lower != 0:
+            raise ContractTermsError(f"{where}: corridors[{i}] the first {side} band must start 'from: 0'")
+        if same and same[-1].upper != lower:
             raise ContractTermsError(f"{where}: corridors[{i}] must start where the previous band ends")
-        corridors.append(Corridor(lower, upper, float(_rate(c, "rate", f"{where}: corridors[{i}]"))))
+        if same and same[-1].upper is None:
+            raise ContractTermsError(f"{where}: corridors[{i}] follows an open-ended band")
+        corridors.append(Corridor(lower, upper, float(_rate(c, "rate", f"{where}: corridors[{i}]")),
+                                  side))
 
     measures = {}
     for mid, m in (doc.get("measures") or {}).items():

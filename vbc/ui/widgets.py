@@ -180,3 +180,123 @@ def csv_download(df: pd.DataFrame, stamp: dict, file_name: str, label: str = "Do
     buf = io.StringIO()
     out.to_csv(buf, index=False)
     st.download_button(label, buf.getvalue(), file_name=file_name, mime="text/csv", key=key)
+
+
+def completion_chart(months: list[str], raw: list[float], completed: list[float], low: list[float],
+                     high: list[float], incomplete: list[bool], *, benchmark: float | None = None,
+                     benchmark_label: str = "Benchmark", y_title: str = "dollars per member month",
+                     paid_through: str | None = None, key: str | None = None) -> None:
+    """Raw and completed values side by side: completed (bold, with its range) is the number to
+    read; raw (thin, dashed) shows what has been paid so far. Incomplete months are shaded, so a
+    raw drop in the last months is never shown on its own as a fall."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=months, y=high, mode="lines", line=dict(width=0), showlegend=False,
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=months, y=low, mode="lines", line=dict(width=0), fill="tonexty",
+                             fillcolor="rgba(0,114,178,0.18)", name="Completion range (95%)",
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=months, y=raw, mode="lines+markers", name="Raw (paid so far)",
+                             line=dict(color=GREY, width=2, dash="dash"), marker=dict(size=7),
+                             hovertemplate="%{x}: raw %{y:$,.2f}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=months, y=completed, mode="lines+markers", name="Completed (estimate)",
+                             line=dict(color=BLUE, width=4), marker=dict(size=10),
+                             hovertemplate="%{x}: completed %{y:$,.2f}<extra></extra>"))
+    if benchmark is not None:
+        fig.add_hline(y=benchmark, line=dict(color=ORANGE, dash="dot", width=3),
+                      annotation_text=f"{benchmark_label} ${benchmark:,.2f}", annotation_font=FONT,
+                      annotation_position="top left")
+    inc = [i for i, flag in enumerate(incomplete) if flag]
+    if inc:
+        text = "incomplete: claims still arriving"
+        if paid_through:
+            text += f" (paid through {paid_through})"
+        fig.add_vrect(x0=months[inc[0]], x1=months[-1], fillcolor="#DDDDDD", opacity=0.4, line_width=0,
+                      annotation_text=text, annotation_position="top left", annotation_font=dict(size=14))
+    fig.update_layout(
+        height=440, margin=dict(l=10, r=10, t=30, b=10), font=FONT, plot_bgcolor="white",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=14)),
+        yaxis=dict(title=y_title, gridcolor="#EEEEEE", tickformat="$,.0f", rangemode="tozero"),
+        xaxis=dict(title=None, gridcolor="#F5F5F5", type="category", nticks=12))
+    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+def p_chart_with_trend(metric: Metric, months: list[str], res: dict, *, rolling=None,
+                       target: float | None = None, target_label: str = "Target",
+                       incomplete=None, incomplete_label: str = "left out of the limits",
+                       key: str | None = None) -> None:
+    """A p-chart of monthly proportions (limits per point from its own denominator, precomputed
+    by vbc.stats.spc / vbc.quality.control_chart) with an optional rolling 12-month line.
+
+    Only SPC signals get colour (blue improvement, orange concern); months left out of the limits
+    (short history, claims still arriving, suppressed) are drawn hollow. Percent axis, large labels.
+    """
+    values = np.asarray(res["values"], dtype=float)
+    flags = res["flags"]
+    incomplete = np.asarray(incomplete if incomplete is not None else [False] * len(values), bool)
+    colours = []
+    for i in range(len(values)):
+        if incomplete[i]:
+            colours.append("white")
+        elif flags["any"][i]:
+            good = (flags["side"][i] > 0) == (metric.direction == "higher")
+            colours.append(BLUE if good else ORANGE)
+        else:
+            colours.append(GREY)
+    lim = lambda a: np.where(incomplete, np.nan, np.asarray(a, dtype=float))  # noqa: E731
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=months, y=lim(res["upper"]), mode="lines", name="Process limits (3σ)",
+                             line=dict(color=LIMIT, dash="dash", width=1.5, shape="hvh"),
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=months, y=lim(res["lower"]), mode="lines", showlegend=False,
+                             line=dict(color=LIMIT, dash="dash", width=1.5, shape="hvh"),
+                             hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=months, y=np.asarray(res["centre"], dtype=float), mode="lines",
+                             name="Centre (mean)", line=dict(color=INK, width=1.5)))
+    if rolling is not None:
+        fig.add_trace(go.Scatter(x=months, y=np.asarray(rolling, dtype=float), mode="lines",
+                                 name="Rolling 12 months", line=dict(color=BLUE, width=3, dash="dot"),
+                                 hovertemplate="%{x}: rolling 12 months %{y:.1%}<extra></extra>"))
+    fig.add_trace(go.Scatter(
+        x=months, y=values, mode="lines+markers", name="Month on its own",
+        line=dict(color=GREY, width=2),
+        marker=dict(size=11, color=colours, line=dict(color=INK, width=1.5)),
+        customdata=np.array([incomplete_label if inc else "" for inc in incomplete]),
+        hovertemplate="%{x}: %{y:.1%} %{customdata}<extra></extra>"))
+    if target is not None:
+        fig.add_hline(y=target, line=dict(color=INK, dash="dot", width=2),
+                      annotation_text=f"{target_label} {format_value(metric, target)}",
+                      annotation_font=FONT, annotation_position="top left")
+    fig.update_layout(
+        height=460, margin=dict(l=10, r=10, t=40, b=10), font=FONT, plot_bgcolor="white",
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=14)),
+        yaxis=dict(title="Rate" + (" (lower is better)" if metric.direction == "lower" else ""),
+                   gridcolor="#EEEEEE", tickformat=".0%"),
+        xaxis=dict(title=None, gridcolor="#F5F5F5", type="category"))
+    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+
+
+def diff_lines(left: list[str], right: list[str]) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+    """Two texts aligned line by line (difflib), each line marked True where it differs."""
+    import difflib
+
+    a_out: list[tuple[str, bool]] = []
+    b_out: list[tuple[str, bool]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, left, right, autojunk=False).get_opcodes():
+        a, b = left[i1:i2], right[j1:j2]
+        same = tag == "equal"
+        n = max(len(a), len(b))
+        a_out += [(x, not same) for x in a] + [("", not same)] * (n - len(a))
+        b_out += [(x, not same) for x in b] + [("", not same)] * (n - len(b))
+    return a_out, b_out
+
+
+def diff_html(lines: list[tuple[str, bool]]) -> str:
+    """Lines as a monospace block with the differing ones highlighted (colour-blind-safe amber)."""
+    import html
+
+    rows = []
+    for text, changed in lines:
+        style = "background:#FFE8B3;font-weight:600;" if changed else ""
+        rows.append(f'<div style="{style}white-space:pre-wrap;min-height:1.3em">{html.escape(text) or "&nbsp;"}</div>')
+    return ('<div style="font-family:monospace;font-size:14px;border:1px solid #DDD;padding:8px;'
+            'border-radius:6px;overflow-x:auto">' + "".join(rows) + "</div>")

@@ -1,0 +1,184 @@
+"""Claims run-out: chain-ladder factors on a small hand-worked triangle, the same triangle built
+from claims by DuckDB, completed PMPM through the engine and the CLI, and the demo backtest.
+
+Hand-worked triangle (cumulative paid dollars; rows = incurred month, columns = lag in months):
+
+                 lag 0   lag 1   lag 2
+    2025-01        100     160     176
+    2025-02        200     290       .
+    2025-03        300       .       .      (paid through 2025-03-31)
+
+  development factor lag 0 -> 1 = (160 + 290) / (100 + 200) = 450 / 300 = 1.5
+  development factor lag 1 -> 2 = 176 / 160                         = 1.1
+  cumulative to ultimate:  lag 2: 1,  lag 1: 1.1,  lag 0: 1.5 × 1.1 = 1.65
+  completion factor (share paid): Jan 1,  Feb 1/1.1 = 0.9091,  Mar 1/1.65 = 0.6061
+  completed dollars:              Jan 176, Feb 290 × 1.1 = 319, Mar 300 × 1.65 = 495  (total 990)
+
+  Mack: individual link ratios at lag 0 are 160/100 = 1.6 and 290/200 = 1.45, so
+  sigma0² = (100·(1.6−1.5)² + 200·(1.45−1.5)²) / (2 − 1) = 1 + 0.5 = 1.5; lag 1 rests on one row,
+  so sigma1² takes sigma0² = 1.5. Feb's relative variance = sigma1²/f1² · (1/290 + 1/160).
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tests.conftest import _elig, _line, write_table
+from vbc import completion
+from vbc.engine import Period, compute_metrics
+from vbc.registry import load_registry
+from vbc.security import Viewer
+from vbc.workspace import Workspace
+
+HAND = np.array([[100.0, 160.0, 176.0],
+                 [200.0, 290.0, np.nan],
+                 [300.0, np.nan, np.nan]])
+
+
+def test_chain_ladder_matches_hand_worked_factors():
+    cl = completion.chain_ladder(HAND)
+    assert cl["factors"].tolist() == pytest.approx([1.5, 1.1])
+    assert cl["cdf"].tolist() == pytest.approx([1.65, 1.1, 1.0])
+    assert cl["completion"].tolist() == pytest.approx([1.0, 1 / 1.1, 1 / 1.65])
+    assert cl["ultimate"].tolist() == pytest.approx([176.0, 319.0, 495.0])
+    assert cl["sigma2"].tolist() == pytest.approx([1.5, 1.5])
+    assert cl["rel_se"][0] == 0.0
+    assert cl["rel_se"][1] == pytest.approx(math.sqrt(1.5 / 1.1 ** 2 * (1 / 290 + 1 / 160)))
+    assert cl["rel_se"][2] > cl["rel_se"][1]
+
+
+def runout_extract(data_dir):
+    """Two members, Jan-Mar 2025, claims paid so that the triangle is the hand-worked one above.
+    X sees Dr One (Alpha Care), Y sees Dr Two (Beta Health)."""
+    write_table(data_dir, "eligibility", [_elig("X", "2025-01-01", "2025-03-31"),
+                                          _elig("Y", "2025-01-01", "2025-03-31", gender="male")])
+    write_table(data_dir, "provider", [
+        dict(npi="N1", provider_name="Dr One", specialty="internal medicine", tin="T1",
+             provider_organization="Alpha Care"),
+        dict(npi="N2", provider_name="Dr Two", specialty="family practice", tin="T2",
+             provider_organization="Beta Health")])
+
+    def visit(cid, pid, day, paid, paid_date, npi):
+        return _line(cid, 1, pid, day, paid, hcpcs="99213", pos="11", npi=npi, tin="T" + npi[1],
+                     paid_date=paid_date)
+
+    write_table(data_dir, "medical_claim", [
+        visit("x1", "X", "2025-01-10", 100.0, "2025-01-31", "N1"),   # Jan, lag 0
+        visit("y1", "Y", "2025-01-12", 60.0, "2025-02-20", "N2"),    # Jan, lag 1
+        visit("y2", "Y", "2025-01-20", 16.0, "2025-03-05", "N2"),    # Jan, lag 2
+        visit("x2", "X", "2025-02-03", 200.0, "2025-02-27", "N1"),   # Feb, lag 0
+        visit("y3", "Y", "2025-02-14", 90.0, "2025-03-10", "N2"),    # Feb, lag 1
+        visit("x3", "X", "2025-03-02", 300.0, "2025-03-31", "N1"),   # Mar, lag 0
+    ])
+    write_table(data_dir, "pharmacy_claim", [])
+    return data_dir
+
+
+@pytest.fixture
+def runout_ws(tmp_path, monkeypatch):
+    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
+    ws = Workspace.open(runout_extract(tmp_path / "runout"))
+    result = ws.build()
+    assert result.ok, result.report.text()
+    return ws
+
+
+def test_triangle_from_claims_and_completion_table(runout_ws):
+    con = runout_ws.connect()
+    try:
+        table = completion.completion_table(con, runout_ws, Viewer("payer"))
+    finally:
+        con.close()
+    assert table["month"].tolist() == ["2025-01", "2025-02", "2025-03"]
+    assert table["raw"].tolist() == pytest.approx([176, 290, 300])
+    assert table["completion_factor"].tolist() == pytest.approx([1.0, 1 / 1.1, 1 / 1.65])
+    assert table["completed"].tolist() == pytest.approx([176, 319, 495])
+    assert table["incomplete"].tolist() == [False, True, True]
+
+
+def test_completed_pmpm_through_the_engine(runout_ws):
+    registry = load_registry()
+    period = Period.from_months("2025-01", "2025-03")
+    df = compute_metrics(runout_ws, registry, ["total_cost_pmpm", "total_cost_pmpm_completed"],
+                         Viewer("payer"), period, ["month"])
+    comp = df[df.metric_id == "total_cost_pmpm_completed"].set_index("month")
+    # 2 members each month; completed dollars 176, 319, 495
+    assert comp["value"].tolist() == pytest.approx([176 / 2, 319 / 2, 495 / 2])
+    assert comp["incomplete"].tolist() == [False, True, True]
+    assert comp.loc["2025-01", "ci_low"] == pytest.approx(88.0)  # a complete month has no range
+    assert comp.loc["2025-03", "ci_low"] < 495 / 2 < comp.loc["2025-03", "ci_high"]
+    total = compute_metrics(runout_ws, registry, ["total_cost_pmpm_completed"], Viewer("payer"), period)
+    assert total.iloc[0]["value"] == pytest.approx(990 / 6)
+    assert total.iloc[0]["numerator"] == pytest.approx(990)
+    # The professional category holds every dollar here, so its completed PMPM is the same.
+    prof = compute_metrics(runout_ws, registry, ["pmpm_professional_completed"], Viewer("payer"), period)
+    assert prof.iloc[0]["value"] == pytest.approx(990 / 6)
+
+
+def test_cli_exports_completed_metrics_with_their_range(runout_ws, capsys):
+    from vbc.cli import main
+
+    assert main(["metrics", "--data", str(runout_ws.data_dir), "--format", "json"]) == 0
+    rows = {r["metric_id"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
+    for cat in ("inpatient", "outpatient", "professional", "emergency", "snf", "home_health", "dme",
+                "pharmacy", "other"):
+        assert f"pmpm_{cat}_completed" in rows and f"pmpm_{cat}" in rows
+    row = rows["total_cost_pmpm_completed"]
+    assert row["value"] == pytest.approx(165.0)
+    assert row["ci_low"] < 165.0 < row["ci_high"]
+    assert main(["metrics", "--data", str(runout_ws.data_dir), "--metric", "no_such_completed"]) == 2
+
+
+def test_backtest_on_demo_data_by_lag(demo_extract, tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path_factory.mktemp("bt-state")))
+    ws = Workspace.open(demo_extract)
+    ws.ensure_built()
+    bt = completion.backtest(ws)
+    table = completion.backtest_by_lag(bt)
+    assert table["lag"].tolist()[:3] == [0, 1, 2]
+    assert (table["cells"] > 0).all()
+    lag0 = table.set_index("lag").loc[0]
+    # Raw dollars at lag 0 are far short of what was eventually paid; completion is much closer.
+    assert lag0["raw_shortfall"] < -0.5
+    assert lag0["mean_abs_error"] < abs(lag0["raw_shortfall"]) / 3
+    # Old months are complete: completed == raw == eventually paid.
+    assert table.set_index("lag").loc[11, "mean_abs_error"] < 0.01
+
+
+def test_cli_exports_every_cost_and_utilization_metric(runout_ws, capsys):
+    from vbc.cli import main
+
+    registry = load_registry()
+    wanted = [m.id for m in registry if m.domain in ("cost", "utilization")]
+    assert {"total_allowed_pmpm", "inpatient_admits_per_1000", "advanced_imaging_per_1000",
+            "cost_per_admission", "cost_per_ed_visit"} <= set(wanted)
+    assert main(["metrics", "--data", str(runout_ws.data_dir), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert set(wanted) <= {r["metric_id"] for r in rows}
+    assert main(["metrics", "--data", str(runout_ws.data_dir), "--format", "json", "--by", "month"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    engine = compute_metrics(runout_ws, registry, ["pmpm_professional_completed"], Viewer("payer"),
+                             Period.from_months("2025-01", "2025-03"), ["month"])
+    cli = {r["month"]: r["value"] for r in rows if r["metric_id"] == "pmpm_professional_completed"}
+    assert cli == {m: pytest.approx(v) for m, v in zip(engine["month"], engine["value"])}
+
+
+def test_cost_page_shows_the_engine_numbers(runout_ws, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_pages import ROOT
+
+    monkeypatch.setenv("VBC_DATA_DIR", str(runout_ws.data_dir))
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.query_params["period"] = "2025"
+    at.run()
+    at.switch_page("pages/cost.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+    assert "$165.00" in text  # completed PMPM, = total_cost_pmpm_completed
+    assert "$127.67" in text  # raw PMPM 766 / 6
+    assert "2 incomplete month(s): 2025-02, 2025-03" in text

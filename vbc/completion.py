@@ -1,0 +1,351 @@
+"""Claims run-out: lag triangle, chain-ladder completion factors, completed PMPM and a backtest.
+
+Recent months look cheap because their claims have not all been paid yet. Here:
+
+* the **lag triangle** is built in DuckDB from `claim_lines`: paid dollars by incurred month (rows)
+  and months from incurral to payment (columns, `paid_month - incurred_month`, capped at MAX_LAG),
+  over the same dollars a PMPM counts (lines matched to a member month of the viewer's scope);
+* **chain ladder** (hand-written, volume-weighted): the development factor from lag k to k+1 is
+  sum(C[i,k+1]) / sum(C[i,k]) over the incurred months observed at both lags (C cumulative); the
+  cumulative factor to ultimate from lag k is the product of the factors from k on (no tail beyond
+  the longest lag seen); an incurred month observed to lag a is `1 / cdf[a]` complete;
+* **completed** dollars = raw dollars / completion factor (= raw × cdf);
+* the **range** is ±1.96 standard errors of the completed amount by Mack's (1993) formula
+  (process and parameter error of the chain-ladder ultimate, relative to the ultimate); the
+  backtest below shows how often the eventually-paid amount fell inside it;
+* the **backtest** cuts the claims at earlier paid-through dates, completes them, and compares with
+  what was paid by the latest paid-through date for incurred months that have since matured.
+
+Completion is applied to a metric per incurred month, so a completed PMPM by organization, TIN or
+PCP uses the viewer-scope factors of each month (the organizations share the payer's claims
+processing). A hand-written chain ladder was chosen over the `chainladder` package: the method is a
+few lines of numpy over a triangle DuckDB builds anyway, it is tested against hand-worked factors,
+and it avoids a heavy dependency (pandas-version-sensitive, sparse/numba extras) for no gain.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from vbc.security import Viewer
+from vbc.workspace import Workspace
+
+MAX_LAG = 24  # payments later than this many months are counted at this lag
+COMPLETE_SHARE = 0.975  # a month with at least this share of its dollars paid counts as complete
+Z95 = 1.959964
+BACKTEST_CUTS = tuple(range(6, 19))  # months before the paid-through date (6 to 18)
+BACKTEST_MATURE = 12  # "eventually paid" = paid by the latest date, for months at least this old
+MIN_ORIGINS = 6
+
+# Completed metrics: `<pmpm metric>_completed`, with the claim lines whose run-out completes it.
+COMPLETED = {"total_cost_pmpm_completed": ("total_cost_pmpm", None)}
+for _cat in ("inpatient", "outpatient", "professional", "emergency", "snf", "home_health", "dme",
+             "pharmacy", "other"):
+    COMPLETED[f"pmpm_{_cat}_completed"] = (f"pmpm_{_cat}", _cat)
+
+
+def is_completed(metric_id: str) -> bool:
+    return metric_id in COMPLETED
+
+
+def completed_ids(registry) -> list[str]:
+    """Completed metric ids whose raw metric is defined (listed by the CLI beside the registry)."""
+    return [m for m, (base, _) in COMPLETED.items() if base in registry.metrics]
+
+
+def completed_metric(registry, metric_id: str):
+    """A Metric describing a completed id (the raw definition, renamed), for labels and formats."""
+    base_id, category = COMPLETED[metric_id]
+    base = registry.get(base_id)
+    return replace(base, id=metric_id, name=f"{base.name}, completed for claims run-out",
+                   description=base.description + " Completed: raw dollars divided by the "
+                   "chain-ladder completion factor of each incurred month; the interval is the "
+                   "completion range (±1.96 Mack standard errors), see vbc/completion.py.")
+
+
+def month_index(d: date) -> int:
+    return d.year * 12 + d.month - 1
+
+
+def month_from_index(i: int) -> date:
+    return date(i // 12, i % 12 + 1, 1)
+
+
+def paid_through(ws: Workspace) -> date:
+    return date.fromisoformat((ws.good or {})["paid_through"])
+
+
+# ----------------------------------------------------------------------------- chain ladder
+def chain_ladder(cumulative: np.ndarray) -> dict:
+    """Volume-weighted chain ladder on a cumulative triangle.
+
+    `cumulative[i, k]` is what incurred month i had paid by lag k; NaN where not yet observed.
+    Rows are incurred months oldest first; row i is observed to lag `n - 1 - i` (the latest
+    diagonal is the paid-through month). Returns the link factors f[k] (lag k -> k+1), the
+    cumulative factors to ultimate cdf[k], each row's latest lag, completion factor (share paid),
+    ultimate and Mack relative standard error.
+    """
+    c = np.asarray(cumulative, dtype=float)
+    n, K = c.shape
+    latest = np.minimum(n - 1 - np.arange(n), K - 1)
+    f = np.ones(K - 1)
+    sigma2 = np.full(K - 1, np.nan)
+    s_k = np.zeros(K - 1)
+    for k in range(K - 1):
+        rows = np.flatnonzero(latest >= k + 1)
+        num, den = c[rows, k + 1].sum(), c[rows, k].sum()
+        s_k[k] = den
+        if len(rows) and den > 0:
+            f[k] = num / den
+            ok = rows[c[rows, k] > 0]
+            if len(ok) >= 2:
+                ratios = c[ok, k + 1] / c[ok, k]
+                sigma2[k] = float(np.sum(c[ok, k] * (ratios - f[k]) ** 2) / (len(ok) - 1))
+    # Mack's extrapolation where a factor rests on one row (or none).
+    for k in range(K - 1):
+        if np.isnan(sigma2[k]):
+            if k >= 2 and sigma2[k - 1] > 0 and sigma2[k - 2] > 0:
+                sigma2[k] = min(sigma2[k - 1] ** 2 / sigma2[k - 2], sigma2[k - 2], sigma2[k - 1])
+            elif k >= 1 and not np.isnan(sigma2[k - 1]):
+                sigma2[k] = sigma2[k - 1] if f[k] != 1.0 else 0.0
+            else:
+                sigma2[k] = 0.0
+    cdf = np.ones(K)
+    for k in range(K - 2, -1, -1):
+        cdf[k] = cdf[k + 1] * f[k]
+    observed = c[np.arange(n), latest]
+    ultimate = observed * cdf[latest]
+    rel_var = np.zeros(n)
+    for i in range(n):
+        proj = observed[i]
+        if proj <= 0:
+            continue
+        for k in range(latest[i], K - 1):
+            if f[k] > 0 and s_k[k] > 0:
+                rel_var[i] += sigma2[k] / f[k] ** 2 * (1.0 / proj + 1.0 / s_k[k])
+            proj *= f[k]
+    return {"factors": f, "cdf": cdf, "latest_lag": latest, "observed": observed,
+            "completion": 1.0 / cdf[latest], "ultimate": ultimate, "rel_se": np.sqrt(rel_var),
+            "sigma2": sigma2}
+
+
+# ----------------------------------------------------------------------------- triangle
+def _scope_sql(viewer: Viewer, filters: dict | None) -> tuple[str, dict]:
+    scope, params = "", {}
+    if viewer.kind == "org":
+        scope += " AND organization = $viewer_org"
+        params["viewer_org"] = viewer.organization
+    for name in ("payer", "organization"):
+        value = (filters or {}).get(name)
+        if value:
+            scope += f" AND {name} = $filter_{name}"
+            params[f"filter_{name}"] = value
+    return scope, params
+
+
+def triangle_frame(con, viewer: Viewer, filters: dict | None, category: str | None,
+                   through: date) -> pd.DataFrame:
+    """Incremental paid dollars by incurred month and lag, for claims paid by `through`."""
+    scope, params = _scope_sql(viewer, filters)
+    cat = ""
+    if category:
+        cat = "AND c.service_category = $category"
+        params["category"] = category
+    params.update({"through": through})
+    return con.execute(f"""
+        WITH mm AS (SELECT person_id, payer, year_month FROM member_months WHERE TRUE {scope})
+        SELECT c.incurred_month,
+               greatest(date_diff('month', c.incurred_month, c.paid_month), 0) AS lag,
+               sum(c.paid_amount) AS paid
+        FROM claim_lines c JOIN mm ON mm.person_id = c.person_id AND mm.payer = c.payer
+                                  AND mm.year_month = c.incurred_month
+        WHERE c.paid_date <= $through AND c.incurred_month <= $through {cat}
+        GROUP BY ALL ORDER BY 1, 2""", params).df()
+
+
+def cumulative_triangle(frame: pd.DataFrame, first: date, through: date) -> tuple[list[date], np.ndarray]:
+    """Pivot incremental dollars into a cumulative triangle (NaN below the latest diagonal)."""
+    t0, t1 = month_index(first), month_index(through)
+    months = [month_from_index(i) for i in range(t0, t1 + 1)]
+    n = len(months)
+    K = max(2, min(MAX_LAG + 1, n))
+    inc = np.zeros((n, K))
+    if len(frame):
+        rows = np.array([month_index(pd.Timestamp(m).date()) for m in frame["incurred_month"]]) - t0
+        lags = np.minimum(frame["lag"].to_numpy(dtype=int), K - 1)
+        keep = (rows >= 0) & (rows < n)
+        np.add.at(inc, (rows[keep], lags[keep]), frame["paid"].to_numpy(dtype=float)[keep])
+    cum = np.cumsum(inc, axis=1)
+    latest = np.minimum(n - 1 - np.arange(n), K - 1)
+    mask = np.arange(K)[None, :] > latest[:, None]
+    cum[mask] = np.nan
+    return months, cum
+
+
+def _first_month(con, viewer: Viewer, filters: dict | None) -> date | None:
+    scope, params = _scope_sql(viewer, filters)
+    row = con.execute(f"SELECT min(year_month) FROM member_months WHERE TRUE {scope}", params).fetchone()
+    return row[0] if row and row[0] else None
+
+
+def completion_table(con, ws: Workspace, viewer: Viewer, filters: dict | None = None,
+                     category: str | None = None, through: date | None = None,
+                     frame: pd.DataFrame | None = None, first: date | None = None) -> pd.DataFrame:
+    """Per incurred month: raw dollars, completion factor, cdf, relative range, incomplete flag.
+
+    `frame` (a triangle_frame at a later date) is cut at `through` instead of querying again.
+    """
+    through = through or paid_through(ws)
+    first = first or _first_month(con, viewer, filters)
+    cols = ["month", "incurred_month", "lag", "raw", "completion_factor", "cdf", "rel_se",
+            "completed", "low", "high", "incomplete"]
+    if first is None or first > through:
+        return pd.DataFrame(columns=cols)
+    if frame is None:
+        frame = triangle_frame(con, viewer, filters, category, through)
+    else:
+        inc = np.array([month_index(pd.Timestamp(m).date()) for m in frame["incurred_month"]], dtype=int)
+        cut = month_index(through)
+        frame = frame[(inc <= cut) & (inc + frame["lag"].to_numpy(dtype=int) <= cut)]
+    months, cum = cumulative_triangle(frame, first, through)
+    cl = chain_ladder(cum)
+    out = pd.DataFrame({
+        "incurred_month": months,
+        "month": [f"{m:%Y-%m}" for m in months],
+        "lag": cl["latest_lag"],
+        "raw": cl["observed"],
+        "completion_factor": cl["completion"],
+        "cdf": cl["cdf"][cl["latest_lag"]],
+        "rel_se": cl["rel_se"],
+    })
+    out["completed"] = out["raw"] * out["cdf"]
+    out["low"] = out["completed"] * np.maximum(1 - Z95 * out["rel_se"], 0)
+    out["high"] = out["completed"] * (1 + Z95 * out["rel_se"])
+    out["incomplete"] = out["completion_factor"] < COMPLETE_SHARE
+    return out[cols]
+
+
+# ----------------------------------------------------------------------------- completed metrics
+def complete_monthly(monthly: pd.DataFrame, factors: pd.DataFrame, month_col: str = "month",
+                     num_col: str = "numerator") -> pd.DataFrame:
+    """Add completed/low/high dollars to rows carrying a month and raw dollars."""
+    f = factors.set_index("month")
+    cdf = monthly[month_col].map(f["cdf"]).fillna(1.0).astype(float)
+    rel = monthly[month_col].map(f["rel_se"]).fillna(0.0).astype(float)
+    out = monthly.copy()
+    raw = out[num_col].astype(float)
+    out["completed"] = raw * cdf
+    out["low"] = out["completed"] * np.maximum(1 - Z95 * rel, 0)
+    out["high"] = out["completed"] * (1 + Z95 * rel)
+    out["incomplete"] = monthly[month_col].map(f["incomplete"]).fillna(False).astype(bool)
+    return out
+
+
+def compute_completed(con, ws: Workspace, registry, metric_id: str, viewer: Viewer, period,
+                      by: list[str], filters: dict | None) -> pd.DataFrame:
+    """A completed PMPM in the engine's frame shape; ci_low/ci_high hold the completion range.
+
+    Called by `engine.compute_metrics` for ids in COMPLETED, so the pages and the command line
+    share this one code path.
+    """
+    from vbc import engine
+
+    base_id, category = COMPLETED[metric_id]
+    base = registry.get(base_id)
+    # Output-level rows (and the joint view's suppression) come from the raw metric itself.
+    out = engine.compute_metric(con, base, viewer, period, by, filters)
+    # Month-level raw dollars: the joint view is unscoped, so the payer scope is the same rows.
+    inner = viewer if viewer.kind != "joint" else Viewer("payer")
+    by_month = list(by) if "month" in by else [*by, "month"]
+    monthly = engine.compute_metric(con, base, inner, period, by_month, filters)
+    factors = completion_table(con, ws, inner, filters, category)
+    monthly = complete_monthly(monthly, factors)
+    keys = list(by)
+    if keys:
+        agg = monthly.groupby(keys, dropna=False)[["completed", "low", "high"]].sum().reset_index()
+        out = out.merge(agg, on=keys, how="left")
+    else:
+        for col in ("completed", "low", "high"):
+            out[col] = float(monthly[col].sum())
+    den = out["denominator"].astype(float)
+    raw_value = out["value"].astype(float)
+    out["raw_value"] = raw_value
+    out["value"] = out["completed"] / den
+    out["ci_low"] = out["low"] / den
+    out["ci_high"] = out["high"] / den
+    out["completion_factor"] = out["numerator"].astype(float) / out["completed"]
+    out["numerator"] = out["completed"]
+    if "month" in by:
+        inc = monthly.set_index("month")["incomplete"]
+        out["incomplete"] = out["month"].map(inc).fillna(False).astype(bool)
+    else:
+        out["incomplete"] = bool(monthly.loc[monthly["month"].notna(), "incomplete"].any()) \
+            if len(monthly) else False
+    hidden = out["suppressed"].astype(bool)
+    cols = ["numerator", "denominator", "value", "ci_low", "ci_high", "raw_value", "completion_factor",
+            "n_persons"]
+    out[cols] = out[cols].astype("float64")
+    out.loc[hidden, cols] = math.nan
+    out["metric_id"] = metric_id
+    return out.drop(columns=["completed", "low", "high"])
+
+
+# ----------------------------------------------------------------------------- backtest
+def backtest(ws: Workspace, viewer: Viewer = Viewer("payer"), filters: dict | None = None,
+             cuts: tuple[int, ...] = BACKTEST_CUTS, category: str | None = None) -> pd.DataFrame:
+    """Cut the claims at earlier paid-through dates, complete, compare with what was paid later.
+
+    One row per (cut, incurred month) with lag at the cut, raw and completed dollars at the cut,
+    the range, and the dollars eventually paid (by the latest paid-through date) for incurred months
+    at least BACKTEST_MATURE months old by then.
+    """
+    latest = paid_through(ws)
+    con = ws.connect()
+    rows = []
+    try:
+        first = _first_month(con, viewer, filters)
+        frame = triangle_frame(con, viewer, filters, category, latest)
+        final = completion_table(con, ws, viewer, filters, category, latest, frame, first)
+        actual = dict(zip(final["month"], final["raw"]))
+        for cut in cuts:
+            idx = month_index(latest) - cut
+            cut_date = month_from_index(idx + 1) - timedelta(days=1)
+            if first is None or idx - month_index(first) + 1 < MIN_ORIGINS:
+                continue
+            table = completion_table(con, ws, viewer, filters, category, cut_date, frame, first)
+            for r in table.itertuples(index=False):
+                age = month_index(latest) - month_index(r.incurred_month)
+                if r.lag >= MAX_LAG or age < BACKTEST_MATURE:
+                    continue
+                rows.append({"cut_months": cut, "paid_through_at_cut": cut_date.isoformat(),
+                             "month": r.month, "lag": int(r.lag), "raw": r.raw,
+                             "completed": r.completed, "low": r.low, "high": r.high,
+                             "actual": actual.get(r.month, math.nan)})
+    finally:
+        con.close()
+    df = pd.DataFrame(rows, columns=["cut_months", "paid_through_at_cut", "month", "lag", "raw",
+                                     "completed", "low", "high", "actual"])
+    df["error"] = df["completed"] / df["actual"] - 1
+    df["raw_error"] = df["raw"] / df["actual"] - 1
+    tol = 1e-6 * df["actual"].abs()
+    df["inside"] = (df["actual"] >= df["low"] - tol) & (df["actual"] <= df["high"] + tol)
+    return df
+
+
+def backtest_by_lag(bt: pd.DataFrame, max_lag: int = 11) -> pd.DataFrame:
+    """Error of completed (and of raw) dollars against eventual payment, by lag month at the cut."""
+    d = bt[bt["lag"] <= max_lag]
+    g = d.groupby("lag")
+    out = pd.DataFrame({
+        "cells": g.size(),
+        "mean_error": g["error"].mean(),
+        "mean_abs_error": g["error"].apply(lambda s: s.abs().mean()),
+        "max_abs_error": g["error"].apply(lambda s: s.abs().max()),
+        "raw_shortfall": g["raw_error"].mean(),
+        "inside_range": g["inside"].mean(),
+    }).reset_index()
+    return out

@@ -1,0 +1,586 @@
+"""Quality measures: person-level results, trends with SPC, care gaps and the contract composite.
+
+Every rate here comes from the metric engine (`vbc.engine.compute_metric`) over the measure's own
+definition in `metrics/`, so the Quality page, the command line and the settlement read the same
+numbers. This module adds what a measure needs beyond a rate:
+
+- `measure_results`: one row per person (or per index discharge) with in-denominator, excluded and
+  why, in-numerator and the evidence. Member-level: refused for the joint view; a provider
+  organization's viewer only ever gets its own attributed members (a bound parameter in SQL).
+- `trend`: for each month, the measure over that month alone (the monthly point a p-chart needs:
+  non-overlapping periods, so points are independent) and over the 12 months ending that month
+  (the rolling value, for the trend line; autocorrelated, so never put through the SPC rules).
+  What a monthly point means for each measure is written in its definition (`trend.monthly`);
+  measures whose annual denominator counts people without an event that month (blood pressure,
+  HbA1c) restrict the monthly point to people with a reading that month (`trend.monthly_filter`).
+- `control_chart`: p-chart (or Laney p′, see below) with the NHS "Making Data Count" rules.
+- `care_gaps`: members in a denominator without the numerator (for lower-is-better measures: in
+  the numerator), with what would close the gap, the attributed PCP and the last primary care visit.
+- `quality_composite`: the contract's weighted 0-100 score and share of measures meeting target.
+
+Laney p′ or p: monthly denominators here run from dozens to thousands. With large denominators a
+plain p-chart's limits are so tight that ordinary month-to-month (over-dispersed) variation would
+be flagged; Laney p′ widens the limits by σz, the spread of the points' z-scores (their average
+moving range / 1.128). We use p′ when σz > 1 (more spread than the binomial alone explains) and
+the plain p-chart otherwise, so limits are never narrower than binomial noise requires.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from datetime import date, datetime
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from vbc import engine, stats
+from vbc.engine import Period, compute_metric, month_end
+from vbc.registry import Metric, Registry
+from vbc.security import Viewer, require_member_level
+from vbc.valuesets import all_value_sets
+from vbc.workspace import Workspace
+
+# Scorecard order: the contract measure set of the demo contract, then anything else.
+ORDER = ("breast_cancer_screening", "colorectal_cancer_screening", "controlling_blood_pressure",
+         "diabetes_hba1c_poor_control", "statin_adherence_pdc", "annual_wellness_visit",
+         "readmission_30day", "followup_7day_after_discharge")
+ROLLING_MONTHS = 12
+# Control charts show the latest TREND_MONTHS months (NHS guidance: 20 or more points).
+TREND_MONTHS = 24
+# Composite: a measure short of its target earns points falling linearly to 0 at this many
+# percentage points (as a fraction) short of the target.
+PARTIAL_SPAN = 0.20
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+RESULT_COLUMNS = ["person_id", "payer", "anchor_month", "organization", "tin", "npi",
+                  "in_denominator", "excluded", "exclusion_reason", "in_numerator",
+                  "evidence_code", "evidence_date", "detail"]
+
+
+# ------------------------------------------------------------------------------------------------
+# The catalog
+
+def quality_metrics(registry: Registry, include_variants: bool = False) -> list[Metric]:
+    """Quality-domain proportion measures, in scorecard order."""
+    ms = [m for m in registry if m.domain == "quality" and m.kind == "proportion"
+          and (include_variants or not m.variant_of)]
+    rank = {mid: i for i, mid in enumerate(ORDER)}
+    return sorted(ms, key=lambda m: (rank.get(m.id, len(rank)), m.id))
+
+
+def variants_of(registry: Registry, base_id: str) -> list[Metric]:
+    return [m for m in registry if m.variant_of == base_id]
+
+
+def monthly_note(metric: Metric) -> str:
+    return str((metric.options.get("trend") or {}).get("monthly", "")).strip()
+
+
+def gap_action(metric: Metric) -> str | None:
+    gap = metric.options.get("care_gap")
+    return (gap or {}).get("action") if isinstance(gap, dict) else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Contract targets
+
+def contracts(ws: Workspace) -> list:
+    """Contract terms that go with the extract; demo data uses the shipped demo contracts."""
+    from vbc import terms
+
+    found = terms.contracts_for(ws.data_dir)
+    if not found and ws.is_demo:
+        found = terms.contracts()
+    return found
+
+
+def contract_for(ws: Workspace, organization: str | None, year: int | None = None):
+    """The contract of `organization` (the performance year `year` when there is one), or None."""
+    if not organization:
+        return None
+    mine = [c for c in contracts(ws) if c.provider_organization == organization]
+    if not mine:
+        return None
+    if year is not None:
+        same = [c for c in mine if c.performance_year == year]
+        if same:
+            return same[0]
+    return max(mine, key=lambda c: c.performance_year)
+
+
+def target_for(metric: Metric, contract) -> tuple[float | None, str]:
+    """(target, where it comes from): the contract's measure target, else the definition's."""
+    if contract is not None and metric.id in contract.measures:
+        return contract.measures[metric.id].target, f"contract {contract.contract_id}"
+    if metric.target is not None:
+        return metric.target, "definition"
+    return None, ""
+
+
+def meets(metric: Metric, rate: float | None, target: float | None) -> bool | None:
+    if rate is None or target is None or (isinstance(rate, float) and math.isnan(rate)):
+        return None
+    return rate >= target if metric.direction == "higher" else rate <= target
+
+
+# ------------------------------------------------------------------------------------------------
+# Person-level results
+
+def _params(metric: Metric, viewer: Viewer, period: Period, filters: dict) -> dict:
+    params: dict = {"month_start": period.start.replace(day=1), "month_end": period.end}
+    if viewer.kind == "org":
+        params["viewer_org"] = viewer.organization
+    for name, value in filters.items():
+        params[f"filter_{name}"] = value
+    for p in metric.parameters:
+        params[p] = period.start if p == "period_start" else period.end
+    return params
+
+
+def _clean_filters(filters: dict | None) -> dict:
+    filters = {k: v for k, v in (filters or {}).items() if v}
+    unknown = set(filters) - set(engine.FILTERS)
+    if unknown:
+        raise ValueError(f"cannot filter on {', '.join(sorted(unknown))}")
+    return filters
+
+
+def _person_rows(con: duckdb.DuckDBPyConnection, metric: Metric, viewer: Viewer, period: Period,
+                 filters: dict, npi: str | None = None) -> pd.DataFrame:
+    """The metric's own rows joined to the viewer's member months at the anchor month, exactly as
+    the engine joins them (so these rows add up to the engine's numerator and denominator)."""
+    scope = "AND organization = $viewer_org" if viewer.kind == "org" else ""
+    for name in filters:
+        scope += f" AND {name} = $filter_{name}"
+    params = _params(metric, viewer, period, filters)
+    if npi:
+        scope += " AND npi = $filter_npi"
+        params["filter_npi"] = npi
+    engine._load_value_sets(con, metric)
+    sql = f"""
+    WITH mm AS (
+        SELECT * FROM member_months
+        WHERE year_month BETWEEN $month_start AND $month_end {scope}
+    ), m AS (
+        {metric.sql}
+    )
+    SELECT m.*, mm.organization AS mm_organization, mm.tin AS mm_tin, mm.npi AS mm_npi
+    FROM m JOIN mm ON m.person_id = mm.person_id AND m.payer = mm.payer AND m.year_month = mm.year_month
+    ORDER BY m.person_id, m.payer
+    """
+    return con.execute(sql, params).df()
+
+
+def _iso(v) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if isinstance(v, datetime):
+        v = v.date()
+    return v.isoformat() if hasattr(v, "isoformat") else str(v)
+
+
+def _shape_results(metric: Metric, raw: pd.DataFrame, with_gap: bool = False) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "person_id": raw["person_id"].astype(str),
+        "payer": raw["payer"],
+        "anchor_month": [_iso(v)[:7] if _iso(v) else None for v in raw["year_month"]],
+        "organization": raw["mm_organization"],
+        "tin": raw["mm_tin"],
+        "npi": raw["mm_npi"],
+        "in_denominator": raw["denominator"].fillna(0).astype(float) > 0,
+        "excluded": raw["excluded"].fillna(False).astype(bool) if "excluded" in raw else False,
+        "exclusion_reason": raw["exclusion_reason"] if "exclusion_reason" in raw else None,
+        "in_numerator": (raw["numerator"].fillna(0).astype(float) > 0)
+                        & (raw["denominator"].fillna(0).astype(float) > 0),
+        "evidence_code": raw["evidence_code"] if "evidence_code" in raw else None,
+        "evidence_date": [_iso(v) for v in raw["evidence_date"]] if "evidence_date" in raw else None,
+        "detail": raw["detail"] if "detail" in raw else None,
+    })
+    if with_gap and "gap" in raw:
+        out["gap"] = raw["gap"]
+    for extra in ("stay_id", "discharge_date"):
+        if extra in raw:
+            out[extra] = [_iso(v) for v in raw[extra]] if extra.endswith("date") else raw[extra]
+    for c in ("exclusion_reason", "evidence_code", "detail", "organization", "tin", "npi", "gap",
+              "stay_id"):
+        if c in out:
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    out.insert(0, "metric_id", metric.id)
+    return out.reset_index(drop=True)
+
+
+def measure_results(ws: Workspace, registry: Registry, metric_id: str, viewer: Viewer,
+                    period: Period, filters: dict | None = None, npi: str | None = None
+                    ) -> pd.DataFrame:
+    """One row per person (per index discharge for the discharge measures) in the measure's
+    initial population: in_denominator, excluded and why, in_numerator, evidence code and date,
+    and the attributed organization, TIN and PCP NPI at the anchor month.
+
+    Member-level data: raises NotEntitled for the joint view. A provider organization's viewer
+    gets only the members attributed to it (the organization is a bound SQL parameter).
+    """
+    require_member_level(viewer)
+    metric = registry.get(metric_id)
+    if metric.kind != "proportion":
+        raise ValueError(f"'{metric_id}' is not a person-level measure (kind {metric.kind})")
+    con = ws.connect()
+    try:
+        raw = _person_rows(con, metric, viewer, period, _clean_filters(filters), npi)
+    finally:
+        con.close()
+    return _shape_results(metric, raw)
+
+
+# ------------------------------------------------------------------------------------------------
+# Trends: monthly points for the p-chart, rolling 12-month values for the trend line
+
+def _restricted(metric: Metric, column: str) -> Metric:
+    if not _IDENT.match(column):
+        raise ValueError(f"{metric.id}: trend.monthly_filter must be a column name, got {column!r}")
+    return dataclasses.replace(metric, sql=f"SELECT * FROM (\n{metric.sql}\n) WHERE {column}")
+
+
+def _prune(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
+    """Shadow `medical_claim_lines` with the lines that carry one of the measure's codes.
+
+    Measure SQL only ever uses claim lines that match one of its value sets (a hospice bill type,
+    a diagnosis, a procedure, a HCPCS code or a DRG), so computing a series of 60 periods over this
+    small temporary copy gives the same answer as over the full table, many times faster.
+    tests/test_quality.py checks that the last rolling point equals the engine's rate.
+    """
+    db = con.execute("SELECT current_database()").fetchall()[0][0]
+    sets = all_value_sets()
+    by_system: dict[str, list[str]] = {}
+    for name in metric.value_sets:
+        vs = sets[name]
+        by_system.setdefault(vs.code_system, []).extend(vs.codes)
+    con.execute("CREATE OR REPLACE TEMP TABLE prune_codes (system VARCHAR, code VARCHAR)")
+    rows = [[s, c] for s, codes in by_system.items() for c in codes]
+    if rows:
+        con.executemany("INSERT INTO prune_codes VALUES (?, ?)", rows)
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE medical_claim_lines AS
+    WITH l AS (
+        SELECT *, list_value(*COLUMNS('^diagnosis_code_')) AS _dx
+        FROM "{db}".main.medical_claim_lines
+    ), l2 AS (
+        SELECT *, list_value(*COLUMNS('^procedure_code_')) AS _px FROM l
+    )
+    SELECT * EXCLUDE (_dx, _px) FROM l2
+    WHERE hcpcs_code IN (SELECT code FROM prune_codes WHERE system IN ('hcpcs', 'cpt'))
+       OR drg_code IN (SELECT code FROM prune_codes WHERE system = 'drg')
+       OR substr(ltrim(coalesce(bill_type_code, ''), '0'), 1, 2)
+            IN (SELECT code FROM prune_codes WHERE system = 'bill_type')
+       OR list_has_any(_dx, (SELECT coalesce(list(code), []) FROM prune_codes WHERE system = 'icd10cm'))
+       OR list_has_any(_px, (SELECT coalesce(list(code), []) FROM prune_codes WHERE system = 'icd10pcs'))
+    """)
+
+
+def _months(first: date, last: date) -> list[date]:
+    out, d = [], first.replace(day=1)
+    while d <= last:
+        out.append(d)
+        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+    return out
+
+
+def _shift(d: date, months: int) -> date:
+    i = d.year * 12 + d.month - 1 + months
+    return date(i // 12, i % 12 + 1, 1)
+
+
+def trend(ws: Workspace, registry: Registry, metric_id: str, viewer: Viewer,
+          filters: dict | None = None, by: list[str] | tuple[str, ...] = (),
+          first: date | None = None, last: date | None = None, rolling: bool = True
+          ) -> pd.DataFrame:
+    """Per month (and per `by` group): the monthly point and the rolling 12-month value.
+
+    Columns: month (YYYY-MM), <by...>, numerator, denominator, value (the monthly point, restricted
+    by trend.monthly_filter when the definition has one), suppressed, and rolling_numerator,
+    rolling_denominator, rolling_value, rolling_ci_low, rolling_ci_high, rolling_suppressed
+    (NaN until 12 months of data precede the month).
+    """
+    metric = registry.get(metric_id)
+    full = engine.data_period(ws)
+    last = (last or full.end).replace(day=1)
+    first = max((first or _shift(last, -(TREND_MONTHS - 1))).replace(day=1), full.start.replace(day=1))
+    column = (metric.options.get("trend") or {}).get("monthly_filter")
+    monthly_metric = _restricted(metric, column) if column else metric
+    filters = _clean_filters(filters)
+    by = list(by)
+    con = ws.connect()
+    frames = []
+    try:
+        _prune(con, metric)
+        months = _months(first, last)
+        short = short_history_months(ws, metric, [f"{m:%Y-%m}" for m in months])
+        for m, too_short in zip(months, short):
+            if too_short:
+                # Its lookback reaches before the data: it would be left out of the chart anyway.
+                frames.append(pd.DataFrame([{"month": f"{m:%Y-%m}", "numerator": math.nan,
+                                             "denominator": 0.0, "value": math.nan,
+                                             "suppressed": False}]) if not by else
+                              pd.DataFrame(columns=["month", *by]))
+                continue
+            mp = Period(m, month_end(m))
+            df = compute_metric(con, monthly_metric, viewer, mp, by, filters)
+            df = df[[*by, "numerator", "denominator", "value", "suppressed"]].copy()
+            start = _shift(m, -(ROLLING_MONTHS - 1))
+            if rolling and start >= full.start.replace(day=1):
+                rp = Period(start, month_end(m))
+                r = compute_metric(con, metric, viewer, rp, by, filters)
+                r = r[[*by, "numerator", "denominator", "value", "ci_low", "ci_high", "suppressed"]]
+                r = r.rename(columns={c: f"rolling_{c}" for c in r.columns if c not in by})
+                df = df.merge(r, on=by, how="outer") if by else pd.concat(
+                    [df.reset_index(drop=True), r.reset_index(drop=True)], axis=1)
+            df.insert(0, "month", f"{m:%Y-%m}")
+            frames.append(df)
+    finally:
+        con.close()
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for c in ("rolling_numerator", "rolling_denominator", "rolling_value", "rolling_ci_low",
+              "rolling_ci_high"):
+        if c not in out:
+            out[c] = np.nan
+        out[c] = out[c].astype(float)
+    if "rolling_suppressed" not in out:
+        out["rolling_suppressed"] = False
+    out["rolling_suppressed"] = out["rolling_suppressed"].fillna(False).astype(bool)
+    out["suppressed"] = out["suppressed"].fillna(False).astype(bool)
+    return out
+
+
+BASELINE_POINTS = 12  # limits from the first 12 charted months, extended forward ...
+FREEZE_FROM = 20  # ... when at least 20 months can be judged (otherwise from all of them)
+
+
+def control_chart(metric: Metric, numerators, denominators, target: float | None = None,
+                  incomplete=None) -> dict:
+    """The p-chart (Laney p′ when over-dispersed, σz > 1) of monthly points, with the NHS rules.
+
+    Incomplete months (claims still arriving, short history) and months with no denominator are
+    left out of the limits and the rules. With 20 or more judged months the centre and limits come
+    from the first 12 of them and are extended forward (Making Data Count's "fix and extend"), so
+    a sustained change after the baseline shows as a signal instead of being absorbed into the
+    centre line. Returns stats.spc's result plus `laney`, `sigma_z`, `baseline` and `method`.
+    """
+    x = np.asarray(numerators, dtype=float)
+    n = np.asarray(denominators, dtype=float)
+    skip = ~np.isfinite(x) | ~np.isfinite(n) | (n <= 0)
+    if incomplete is not None:
+        skip |= np.asarray(incomplete, dtype=bool)
+    x = np.where(skip, 0.0, x)
+    n = np.where(skip, 0.0, n)
+    judged = np.flatnonzero(n > 0)
+    baseline = int(judged[BASELINE_POINTS - 1]) + 1 if len(judged) >= FREEZE_FROM else None
+    sigma_z = 1.0
+    if len(judged) >= 3:
+        sigma_z = float(stats.p_chart(x, n, laney=True, baseline=baseline)["sigma_z"])
+    laney = sigma_z > 1.0
+    res = stats.spc(None, metric.direction, kind="p", numerators=x, denominators=n,
+                    target=target, laney=laney, baseline=baseline)
+    res["laney"] = laney
+    res["sigma_z"] = sigma_z
+    res["baseline"] = baseline
+    res["method"] = (f"Laney p′ chart (σz = {sigma_z:.2f}: more month-to-month spread than the "
+                     "binomial alone, so limits are widened)" if laney else
+                     f"p-chart (σz = {sigma_z:.2f}: no over-dispersion, binomial limits)")
+    res["method"] += ("; centre and limits from the first 12 charted months, extended forward"
+                      if baseline else "; centre and limits from all charted months")
+    return res
+
+
+def short_history_months(ws: Workspace, metric: Metric, months: list[str]) -> list[bool]:
+    """Months whose lookback (trend.lookback_months) reaches before the first month of data.
+
+    Such a point sees less history than the definition asks for, so it is biased low and rises as
+    history accumulates; charting it would show that rise as a signal. These months are drawn
+    hollow and left out of the limits and rules."""
+    lookback = int((metric.options.get("trend") or {}).get("lookback_months") or 0)
+    first_ok = _shift(engine.data_period(ws).start.replace(day=1), lookback)
+    return [m < f"{first_ok:%Y-%m}" for m in months]
+
+
+def runout_months_flags(ws: Workspace, metric: Metric, months: list[str]) -> list[bool]:
+    """Months inside the claims run-out window, for measures whose evidence is on claims."""
+    if (metric.options.get("trend") or {}).get("monthly_filter") in ("has_reading", "has_test"):
+        return [False] * len(months)
+    from vbc import health
+
+    lag = health.runout_months(ws)
+    if lag <= 0 or not months:
+        return [False] * len(months)
+    cut = _shift(engine.data_period(ws).end.replace(day=1), -lag + 1)
+    return [m >= f"{cut:%Y-%m}" for m in months]
+
+
+def incomplete_months(ws: Workspace, metric: Metric, months: list[str]) -> list[bool]:
+    """Months left out of the control limits and rules: short history or claims still arriving."""
+    a = short_history_months(ws, metric, months)
+    b = runout_months_flags(ws, metric, months)
+    return [x or y for x, y in zip(a, b)]
+
+
+def reading(ws: Workspace, registry: Registry, metric_id: str, viewer: Viewer,
+            filters: dict | None = None, target: float | None = None,
+            series: pd.DataFrame | None = None) -> dict:
+    """The p-chart's plain-words reading of a measure's monthly series for a viewer."""
+    metric = registry.get(metric_id)
+    df = series if series is not None else trend(ws, registry, metric_id, viewer, filters,
+                                                 rolling=False)
+    hidden = df["suppressed"].to_numpy(bool)
+    num = np.where(hidden, np.nan, df["numerator"].astype(float))
+    den = np.where(hidden, 0.0, df["denominator"].astype(float).fillna(0))
+    inc = incomplete_months(ws, metric, list(df["month"]))
+    if all(inc):
+        lookback = int((metric.options.get("trend") or {}).get("lookback_months") or 0)
+        return {"reading": "not judged", "code": "none", "latest_rules": [], "method": "",
+                "why": f"every month's lookback ({lookback + 1} months) reaches before the first "
+                       "month of data, or its claims are still arriving"}
+    return control_chart(metric, num, den, target, inc)
+
+
+# ------------------------------------------------------------------------------------------------
+# Care gaps
+
+def _is_gap(metric: Metric, results: pd.DataFrame) -> pd.Series:
+    if metric.direction == "higher":
+        return results["in_denominator"] & ~results["in_numerator"]
+    return results["in_denominator"] & results["in_numerator"]
+
+
+def care_gap_metrics(registry: Registry) -> list[Metric]:
+    return [m for m in quality_metrics(registry) if gap_action(m)]
+
+
+def providers(ws: Workspace) -> pd.DataFrame:
+    """The roster's clinicians (npi, provider_name, specialty, tin, provider_organization)."""
+    con = ws.connect()
+    try:
+        return con.execute("SELECT npi, provider_name, specialty, tin, provider_organization "
+                           "FROM provider").df()
+    finally:
+        con.close()
+
+
+def care_gaps(ws: Workspace, registry: Registry, viewer: Viewer, period: Period,
+              metric_ids: list[str] | None = None, filters: dict | None = None,
+              npi: str | None = None) -> pd.DataFrame:
+    """Open gaps: members in a denominator and not in its numerator (for lower-is-better
+    measures, in the numerator: e.g. HbA1c above 9% or not tested), with what would close the gap,
+    the attributed PCP and the member's last primary care visit. Member-level: the joint view is
+    refused; an organization's viewer sees only its own members (scoped in SQL)."""
+    require_member_level(viewer)
+    wanted = care_gap_metrics(registry)
+    if metric_ids:
+        wanted = [m for m in wanted if m.id in metric_ids]
+    filters = _clean_filters(filters)
+    frames = []
+    con = ws.connect()
+    try:
+        for m in wanted:
+            res = _shape_results(m, _person_rows(con, m, viewer, period, filters, npi), with_gap=True)
+            gaps = res[_is_gap(m, res)].copy()
+            if gaps.empty:
+                continue
+            gaps["measure"] = m.name
+            gaps["to_close"] = gap_action(m)
+            gaps["gap"] = gaps["gap"] if "gap" in gaps else gaps["detail"]
+            frames.append(gaps)
+        cols = ["metric_id", "measure", "person_id", "payer", "organization", "tin", "npi",
+                "to_close", "gap", "detail"]
+        if not frames:
+            return pd.DataFrame(columns=[*cols, "pcp_name", "last_visit"])
+        out = pd.concat(frames, ignore_index=True)[cols]
+        persons = pd.DataFrame({"person_id": out["person_id"].unique()})
+        con.register("gap_persons", persons)
+        pc = all_value_sets()["primary_care_services"].codes
+        con.execute("CREATE OR REPLACE TEMP TABLE gap_pc_codes (code VARCHAR)")
+        con.executemany("INSERT INTO gap_pc_codes VALUES (?)", [[c] for c in pc])
+        visits = con.execute("""
+            SELECT l.person_id, l.payer, max(l.claim_start_date) AS last_visit
+            FROM medical_claim_lines l JOIN gap_persons g USING (person_id)
+            WHERE l.hcpcs_code IN (SELECT code FROM gap_pc_codes) AND l.claim_start_date <= $end
+            GROUP BY ALL""", {"end": period.end}).df()
+        names = con.execute("SELECT npi, any_value(provider_name) AS pcp_name FROM provider "
+                            "GROUP BY npi").df()
+    finally:
+        con.close()
+    out = out.merge(visits, on=["person_id", "payer"], how="left")
+    out["last_visit"] = [_iso(v) for v in out["last_visit"]]
+    out = out.merge(names, on="npi", how="left")
+    return out.sort_values(["measure", "npi", "person_id"], na_position="last",
+                           kind="stable").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------------
+# Composite
+
+def _points(metric: Metric, rate: float, target: float) -> float:
+    """100 when the rate meets the target; otherwise falling linearly with the shortfall, to 0 at
+    PARTIAL_SPAN (20 percentage points) short of the target."""
+    short = (target - rate) if metric.direction == "higher" else (rate - target)
+    if short <= 0:
+        return 100.0
+    return max(0.0, 100.0 * (1.0 - short / PARTIAL_SPAN))
+
+
+def quality_composite(ws: Workspace, registry: Registry, terms, viewer: Viewer,
+                      period: Period) -> dict:
+    """The contract's quality composite for `period`.
+
+    `terms` is a vbc.terms.ContractTerms (its `measures` give targets and weights, and its
+    provider_organization the members scored), or None for every quality measure at its
+    definition's target, weight 1, over the viewer's members.
+
+    Scoring (documented in the README): each measure scores 100 points when its rate meets the
+    target (rate >= target; for lower-is-better measures rate <= target), otherwise
+    100 × (1 − shortfall / 0.20), floored at 0 (10 points short earns 50). Measures with a
+    denominator under 30 ("too few to judge"), with no denominator, or suppressed are left out of
+    both the score and the share (weight 0), and `judged` says how many counted. score is the
+    weighted mean of points (0-100); share_meeting_target the share of judged measures meeting
+    target. With nothing to judge, score and share are 0.0 (a gate without evidence is not passed).
+    """
+    if terms is not None:
+        wanted = [(mid, t.target, t.weight) for mid, t in terms.measures.items()]
+        filters = {"organization": terms.provider_organization}
+    else:
+        wanted = [(m.id, m.target, 1.0) for m in quality_metrics(registry) if m.target is not None]
+        filters = {}
+    rows = []
+    known = [w for w in wanted if w[0] in registry.metrics]
+    missing = [w[0] for w in wanted if w[0] not in registry.metrics]
+    df = engine.compute_metrics(ws, registry, [w[0] for w in known], viewer, period, (), filters) \
+        if known else pd.DataFrame()
+    for mid, target, weight in known:
+        metric = registry.get(mid)
+        r = df[df["metric_id"] == mid]
+        rate = float(r["value"].iloc[0]) if len(r) and pd.notna(r["value"].iloc[0]) else math.nan
+        den = float(r["denominator"].iloc[0]) if len(r) and pd.notna(r["denominator"].iloc[0]) else 0.0
+        suppressed = bool(r["suppressed"].iloc[0]) if len(r) else False
+        too_few = den < engine.TOO_FEW
+        judged = not (too_few or suppressed or math.isnan(rate))
+        met = bool(meets(metric, rate, target)) if judged else None
+        rows.append({"metric_id": mid, "rate": rate, "target": float(target), "met": met,
+                     "weight": float(weight) if judged else 0.0, "contract_weight": float(weight),
+                     "denominator": den, "too_few": too_few, "suppressed": suppressed,
+                     "points": _points(metric, rate, float(target)) if judged else math.nan,
+                     "direction": metric.direction})
+    measures = pd.DataFrame(rows, columns=["metric_id", "rate", "target", "met", "weight",
+                                           "contract_weight", "denominator", "too_few",
+                                           "suppressed", "points", "direction"])
+    judged = measures[measures["weight"] > 0]
+    if len(judged):
+        score = float((judged["points"] * judged["weight"]).sum() / judged["weight"].sum())
+        share = float(judged["met"].astype(bool).mean())
+    else:
+        score, share = 0.0, 0.0
+    return {"score": round(score, 2), "share_meeting_target": share, "measures": measures,
+            "judged": int(len(judged)), "missing": missing,
+            "organization": filters.get("organization"), "period": period.label}

