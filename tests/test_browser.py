@@ -18,9 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = [("", "Overview"), ("data-health", "Data health"), ("definitions", "Definitions"), ("cost-of-care", "Cost of care"), ("utilization-rates", "Utilization"),
-         ("attribution", "Attribution"), ("settlement", "Settlement"), ("quality", "Quality"),
-         ("care-gaps", "Care gaps")]
+PAGES = [("", "Overview"), ("data_health", "Data health"), ("definitions", "Definitions"),
+         ("cost", "Cost of care"), ("utilization", "Utilization"), ("attribution", "Attribution"),
+         ("settlement", "Settlement"), ("quality", "Quality"), ("care_gaps", "Care gaps")]
 
 pytestmark = pytest.mark.browser
 
@@ -83,13 +83,30 @@ def _load(browser, url: str, shot: Path):
     # Streamlit keeps rendering after the first paint; wait until the script run has finished.
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(3000)
     page.screenshot(path=str(shot), full_page=True)
     return page
 
 
-@pytest.mark.parametrize("viewer", ["payer", "joint"])
-@pytest.mark.parametrize("path,title", PAGES)
+def test_deep_link_on_a_fresh_server(server, browser):
+    """The first request a new server sees is a link straight to a page (a shared bookmark)."""
+    url, base = server
+    page = _load(browser, f"{url}/settlement?viewer=payer", base / "deep-link.png")
+    try:
+        assert page.locator("h1", has_text="Settlement").count() >= 1
+        assert page.get_by_text("Page not found").count() == 0
+        assert page.locator('[data-testid="stSidebarNav"]').count() == 1
+    finally:
+        page.close()
+
+
+# Every page as the payer; the de-identified view on the pages that aggregate the most (AppTest
+# covers every page for every viewer).
+CASES = [(path, title, "payer") for path, title in PAGES] + [
+    (path, title, "joint") for path, title in PAGES if path in ("", "quality", "settlement")]
+
+
+@pytest.mark.parametrize("path,title,viewer", CASES)
 def test_page_in_browser(server, browser, path, title, viewer):
     url, base = server
     page = _load(browser, f"{url}/{path}?viewer={viewer}&period=All+months",

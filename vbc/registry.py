@@ -265,7 +265,7 @@ def render_definition(metric: Metric) -> list[str]:
              f"direction: {metric.direction} is better", f"unit: {metric.unit}",
              f"numerator: {metric.numerator_label}", f"denominator: {metric.denominator_label}",
              f"target: {metric.target}"]
-    lines += ["description:"] + ["  " + x for x in textwrap.wrap(metric.description, 90)]
+    lines += ["description:"] + ["  " + x for x in textwrap.wrap(metric.description, 64)]
     if metric.constants:
         lines += ["constants:"] + [f"  {k}: {v}" for k, v in metric.constants.items()]
     lines += ["sql:"] + ["  " + x for x in metric.sql.rstrip().splitlines()]
