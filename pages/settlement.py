@@ -3,6 +3,7 @@ import json
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 import streamlit as st
 
 from vbc import settlement
@@ -104,31 +105,44 @@ with st.expander("How the range is worked out"):
         f"Actual PMPM {rng['actual_pmpm_low']:,.2f} to {rng['actual_pmpm_high']:,.2f}; every figure in the "
         f"range is settled with the same steps as the headline.")
 
-# Waterfall from benchmark to final payment.
-bench, actual = by_key["benchmark_expenditure"]["value"], by_key["actual_expenditure"]["value"]
+# Waterfall from benchmark to final payment, in two panels: the sharing steps are a few percent of
+# the benchmark and would be invisible on its scale.
+bars = settlement.waterfall(s)
 gross = by_key["gross_savings"]["value"]
-final = by_key["final_payment"]["value"]
-before = (by_key.get("shared_savings") or by_key.get("shared_losses") or {"value": 0})["value"]
-before = -before if "shared_losses" in by_key else before
-st.markdown(f"**From benchmark to final payment.** Benchmark expenditure **${bench:,.2f}** − actual "
-            f"expenditure **${actual:,.2f}** = gross {'savings' if gross >= 0 else 'losses'} "
-            f"**${abs(gross):,.2f}**; then the sharing rules and limits:")
-x = ["Gross savings / losses", "Not shared", "Limit", "Final payment"]
-y = [gross, before - gross, final - before, 0]
-fig = go.Figure(go.Waterfall(
-    x=x, y=y, measure=["absolute", "relative", "relative", "total"],
-    text=[f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}" for v in (gross, before - gross, final - before, final)],
-    textposition="outside", textfont=dict(size=16),
-    increasing=dict(marker=dict(color=widgets.BLUE)), decreasing=dict(marker=dict(color=widgets.ORANGE)),
-    totals=dict(marker=dict(color=widgets.GREY)), connector=dict(line=dict(color=widgets.LIMIT))))
-top = max(abs(gross), abs(final), 1)
-fig.update_layout(height=430, font=widgets.FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=40, b=10),
-                  yaxis=dict(tickformat="$,.0f", gridcolor="#EEEEEE", zeroline=True, zerolinecolor=widgets.INK,
-                             range=[min(0, gross, final) - 0.15 * top, max(0, gross, final) + 0.15 * top]),
+st.markdown(f"**From benchmark to final payment.** Benchmark expenditure "
+            f"**{_money(by_key['benchmark_expenditure']['value'])}** − actual expenditure "
+            f"**{_money(by_key['actual_expenditure']['value'])}** = gross "
+            f"{'savings' if gross >= 0 else 'losses'} **{_money(abs(gross))}**; then the sharing rules and "
+            f"limits give the final payment **{_money(by_key['final_payment']['value'])}**.")
+fig = make_subplots(rows=1, cols=2, column_widths=[0.45, 0.55], horizontal_spacing=0.09,
+                    subplot_titles=("Benchmark − actual = gross savings / losses",
+                                    "Gross savings / losses → final payment (own scale)"))
+for col, stage in ((1, "expenditure"), (2, "sharing")):
+    part = [b for b in bars if b["stage"] == stage]
+    levels, level = [], 0.0
+    for b in part:
+        level = b["value"] if b["measure"] in ("absolute", "total") else level + b["value"]
+        levels.append(level)
+    fig.add_trace(go.Waterfall(
+        x=[b["label"] for b in part], y=[0 if b["measure"] == "total" else b["value"] for b in part],
+        measure=[b["measure"] for b in part],
+        text=[_money(b["value"]) for b in part], textposition="outside", textfont=dict(size=15),
+        cliponaxis=False,
+        increasing=dict(marker=dict(color=widgets.BLUE)), decreasing=dict(marker=dict(color=widgets.ORANGE)),
+        totals=dict(marker=dict(color=widgets.GREY)), connector=dict(line=dict(color=widgets.LIMIT))),
+        row=1, col=col)
+    lo, hi = min(0.0, *levels), max(0.0, *levels)
+    pad = 0.18 * max(hi - lo, 1.0)
+    fig.update_yaxes(range=[lo - pad, hi + pad], row=1, col=col)
+fig.update_yaxes(tickformat="$,.3s", gridcolor="#EEEEEE", zeroline=True, zerolinecolor=widgets.INK)
+fig.update_xaxes(tickfont=dict(size=13))
+fig.update_annotations(font=dict(size=15))
+fig.update_layout(height=470, font=widgets.FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
                   showlegend=False)
 st.plotly_chart(fig, key="settle_waterfall")
-st.caption("Gross savings (or losses), less the part not shared (sharing rate, quality, minimum savings "
-           "or loss rate not met), less any limit, is the final payment.")
+st.caption("Left: benchmark expenditure less actual expenditure is the gross savings (or losses). Right, on "
+           "its own scale: the part not shared (sharing rate, quality, minimum savings or loss rate not "
+           "met) and any limit come off, leaving the final payment.")
 
 st.subheader("Every step")
 table = pd.DataFrame({

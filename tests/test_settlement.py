@@ -257,3 +257,23 @@ def test_joint_view_suppresses_small_member_counts_and_org_sees_only_its_own(wit
                    str(with_contract / "contracts" / "beta_2025.yaml"), "--viewer", "org:Alpha Care",
                    state=state)
     assert refused.returncode != 0 and "only see its own" in refused.stderr
+
+
+@pytest.mark.parametrize("actual,terms,bars", [
+    # savings 2,400,000 x 60% = 1,440,000 shared; cap 1,200,000 takes 240,000; 960,000 not shared
+    (800, {"shared_savings_rate": 0.6}, [12_000_000, -9_600_000, 2_400_000, 2_400_000, -960_000,
+                                         -240_000, 1_200_000]),
+    # losses 480,000 x 40% = 192,000 owed; 288,000 not owed; loss cap 600,000 does not bind
+    (1040, TWO_SIDED, [12_000_000, -12_480_000, -480_000, -480_000, 288_000, 0, -192_000]),
+    # one-sided losses: all 480,000 not owed, final 0
+    (1040, {}, [12_000_000, -12_480_000, -480_000, -480_000, 480_000, 0, 0]),
+])
+def test_waterfall_runs_from_benchmark_to_final_payment(actual, terms, bars):
+    from vbc.settlement import waterfall
+
+    w = waterfall(run(actual, **terms))
+    assert [b["value"] for b in w] == bars
+    # Each stage's relative steps add up to its total.
+    for stage in ("expenditure", "sharing"):
+        part = [b for b in w if b["stage"] == stage]
+        assert part[0]["value"] + sum(b["value"] for b in part[1:-1]) == pytest.approx(part[-1]["value"])

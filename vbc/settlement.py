@@ -609,6 +609,35 @@ def settlement_for(ws, terms: ContractTerms, viewer, registry=None, *, quality_s
             "range": rng, "figures": fig, "notes": notes, "persons": persons}
 
 
+def waterfall(result: Settlement) -> list[dict]:
+    """The bars from benchmark to final payment: each {"label", "value", "measure", "stage"}.
+
+    measure is "absolute" (a level), "relative" (a step added to the running level) or "total"
+    (the level so far). Stage "expenditure" runs benchmark - actual = gross savings; stage
+    "sharing" runs gross savings - not shared - limit = final payment. The two stages differ by
+    orders of magnitude, so the page draws them on separate scales.
+    """
+    v = {s.key: s.value for s in result.steps}
+    bench, actual, gross, final = (float(v["benchmark_expenditure"]), float(v["actual_expenditure"]),
+                                   float(v["gross_savings"]), float(v["final_payment"]))
+    if "shared_savings" in v:
+        before, limit_label = float(v["shared_savings"]), "Performance payment limit"
+    elif "shared_losses" in v:
+        before, limit_label = -float(v["shared_losses"]), "Loss limit"
+    else:  # a one-sided contract with losses, or exactly zero: nothing is shared
+        before, limit_label = final, "Limit"
+    not_shared_label = ("Not shared (sharing rate, quality, minimum rate)" if gross >= 0
+                        else "Not owed (loss sharing rate, minimum loss rate, one-sided)")
+    bars = [("Benchmark expenditure", bench, "absolute", "expenditure"),
+            ("Actual expenditure", -actual, "relative", "expenditure"),
+            ("Gross savings" if gross >= 0 else "Gross losses", gross, "total", "expenditure"),
+            ("Gross savings" if gross >= 0 else "Gross losses", gross, "absolute", "sharing"),
+            (not_shared_label, round(before - gross, 2), "relative", "sharing"),
+            (limit_label, round(final - before, 2), "relative", "sharing"),
+            ("Final payment", final, "total", "sharing")]
+    return [{"label": a, "value": b, "measure": c, "stage": d} for a, b, c, d in bars]
+
+
 def export_rows(result: Settlement) -> list[dict]:
     """The CLI's rows (JSON and CSV): one per step; CSV serialises `inputs` as JSON text."""
     return [{"contract_id": result.contract_id, "organization": result.provider_organization,
