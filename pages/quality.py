@@ -59,8 +59,9 @@ st.markdown(
     + ". Each rate has a Wilson 95% interval; fewer than 30 in the denominator is *too few to judge*. "
       "↓ marks measures where lower is better.")
 
-show_readings = st.toggle("Variation reading for each measure (p-chart of the last 24 months; slower "
-                          "the first time)", value=True, key="q_readings")
+show_readings = st.toggle("Variation reading for each measure (p-chart of the last 24 months; filled in "
+                          "after the rest of the page the first time)", value=True, key="q_readings")
+READING = "Variation (latest month)"
 rows = []
 for m in measures:
     r = rates[rates["metric_id"] == m.id]
@@ -78,19 +79,18 @@ for m in measures:
         else:
             met = quality.meets(m, float(r["value"]), target)
             judge = "—" if met is None else ("meets target" if met else "short of target")
-    reading = "—"
-    if show_readings:
-        try:
-            rd = quality.reading(ctx.ws, ctx.registry, m.id, ctx.viewer, ctx.filters, target,
-                                 series=trend_for(m.id, rolling=False))
-            reading = rd["reading"]
-        except Exception as exc:  # one measure's chart must not take the scorecard down
-            reading = f"not available ({type(exc).__name__})"
     rows.append({"Measure": m.name + (" ↓" if m.direction == "lower" else ""),
                  "Rate": rate_txt, "95% interval": ci_txt, "Denominator (n)": n_txt,
                  "Target": widgets.format_value(m, target) if target is not None else "—",
-                 "Against target": judge, "Variation (latest month)": reading})
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+                 "Against target": judge, READING: "computing…" if show_readings else "—"})
+scorecard = st.empty()  # drawn now, redrawn as each reading arrives (see the end of the page)
+
+
+def draw_scorecard() -> None:
+    scorecard.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+draw_scorecard()
 st.caption("Against target compares the period's rate with the target; it is not coloured, because "
            "a rate inside its interval of the target may be noise. The variation reading is the "
            "p-chart's verdict on the latest month (NHS Making Data Count rules).")
@@ -181,3 +181,16 @@ for by, label in (("tin", "TIN"), ("npi", "PCP")):
                           for s, tf in zip(df["suppressed"], df["too_few"])]
     st.markdown(f"**By {label}**")
     st.dataframe(table, hide_index=True, width="stretch")
+
+# ---------------------------------------------------------------------------- readings
+# Last, so the rates, the composite and the detail are on screen while a cold cache computes 24
+# monthly points per measure; each reading fills its row as soon as it is known.
+if show_readings:
+    for row, m in zip(rows, measures):
+        try:
+            rd = quality.reading(ctx.ws, ctx.registry, m.id, ctx.viewer, ctx.filters,
+                                 quality.target_for(m, contract)[0], series=trend_for(m.id, rolling=False))
+            row[READING] = rd["reading"]
+        except Exception as exc:  # one measure's chart must not take the scorecard down
+            row[READING] = f"not available ({type(exc).__name__})"
+        draw_scorecard()
