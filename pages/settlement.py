@@ -135,7 +135,7 @@ for col, stage in ((1, "expenditure"), (2, "sharing")):
     pad = 0.18 * max(hi - lo, 1.0)
     fig.update_yaxes(range=[lo - pad, hi + pad], row=1, col=col)
 fig.update_yaxes(tickformat="$,.3s", gridcolor="#EEEEEE", zeroline=True, zerolinecolor=widgets.INK)
-fig.update_xaxes(tickfont=dict(size=13))
+fig.update_xaxes(tickfont=dict(size=14), tickangle=0)
 fig.update_annotations(font=dict(size=15))
 fig.update_layout(height=470, font=widgets.FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10),
                   showlegend=False)

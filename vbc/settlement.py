@@ -621,13 +621,12 @@ def waterfall(result: Settlement) -> list[dict]:
     bench, actual, gross, final = (float(v["benchmark_expenditure"]), float(v["actual_expenditure"]),
                                    float(v["gross_savings"]), float(v["final_payment"]))
     if "shared_savings" in v:
-        before, limit_label = float(v["shared_savings"]), "Performance payment limit"
+        before, limit_label = float(v["shared_savings"]), "Payment limit"
     elif "shared_losses" in v:
         before, limit_label = -float(v["shared_losses"]), "Loss limit"
     else:  # a one-sided contract with losses, or exactly zero: nothing is shared
         before, limit_label = final, "Limit"
-    not_shared_label = ("Not shared (sharing rate, quality, minimum rate)" if gross >= 0
-                        else "Not owed (loss sharing rate, minimum loss rate, one-sided)")
+    not_shared_label = "Not shared" if gross >= 0 else "Not owed"
     bars = [("Benchmark expenditure", bench, "absolute", "expenditure"),
             ("Actual expenditure", -actual, "relative", "expenditure"),
             ("Gross savings" if gross >= 0 else "Gross losses", gross, "total", "expenditure"),
