@@ -489,6 +489,14 @@ def test_pchart_calls_the_planted_improvement_only(demo_extract, monkeypatch, tm
     assert last["rolling_numerator"] == direct["numerator"]
     assert last["rolling_denominator"] == direct["denominator"]
 
+    # No story was planted in statin adherence, so no organization's chart may read special cause.
+    s = reg.get("statin_adherence_pdc")
+    df = quality.trend(ws, reg, s.id, Viewer("payer"), by=["organization"], rolling=False)
+    for org, g in df.groupby("organization"):
+        inc = quality.incomplete_months(ws, s, list(g["month"]))
+        assert quality.control_chart(s, g["numerator"], g["denominator"], None, inc)["reading"] \
+            == "common-cause variation", org
+
     # Composite for Riverbend's demo contract, recomputed from the engine's rates by hand.
     from vbc.terms import contracts
 

@@ -1761,7 +1761,10 @@ class _Chunk:
         enroll_first = w.start[self.start_m[mi]]
         first = np.where(new_start, enroll_first + (rng.random(P) * (self.last_day[mi] - enroll_first + 1)).astype(np.int64),
                          enroll_first + (rng.random(P) * ds).astype(np.int64))
-        stop_p = np.where(adherent, 0.004, 0.03)
+        # The same discontinuation rate for adherent and non-adherent users: a higher rate for the
+        # non-adherent would thin them out of the cohort month by month, and the adherence measure
+        # would drift up with no change in care (a false "improvement" on its p-chart).
+        stop_p = np.full(P, 0.008)
         stop_after = rng.geometric(stop_p)
         rows_m, rows_d, rows_pair = [], [], []
         for d in (30, 90):
