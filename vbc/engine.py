@@ -181,6 +181,20 @@ def _complementary(df: pd.DataFrame, by: list[str]) -> pd.Series:
     return hidden
 
 
+def query_params(metric: Metric, viewer: Viewer, period: Period, filters: dict) -> dict:
+    """The bound parameters of a metric query: the period, the viewer's scope and the filters.
+
+    Values are always bound, never pasted into SQL."""
+    params: dict = {"month_start": period.start.replace(day=1), "month_end": period.end}
+    if viewer.kind == "org":
+        params["viewer_org"] = viewer.organization
+    for name, value in filters.items():
+        params[f"filter_{name}"] = value
+    for p in metric.parameters:
+        params[p] = period.start if p == "period_start" else period.end
+    return params
+
+
 def compute_metric(con: duckdb.DuckDBPyConnection, metric: Metric, viewer: Viewer, period: Period,
                    by: list[str] | tuple[str, ...] = (), filters: dict | None = None) -> pd.DataFrame:
     """Numerator, denominator, value and 95% interval for one metric, per group, for a viewer.
@@ -193,15 +207,8 @@ def compute_metric(con: duckdb.DuckDBPyConnection, metric: Metric, viewer: Viewe
     if unknown:
         raise ValueError(f"cannot filter on {', '.join(sorted(unknown))}")
     _load_value_sets(con, metric)
-    params: dict = {"month_start": period.start.replace(day=1), "month_end": period.end}
-    if viewer.kind == "org":
-        params["viewer_org"] = viewer.organization
-    for name, value in filters.items():
-        params[f"filter_{name}"] = value
-    for p in metric.parameters:
-        params[p] = period.start if p == "period_start" else period.end
     sql = _aggregate_sql(metric, by, viewer.kind == "org", filters)
-    df = con.execute(sql, params).df()
+    df = con.execute(sql, query_params(metric, viewer, period, filters)).df()
     df = df.rename(columns={f"g_{b}": b for b in by})
     if df.empty:
         df = pd.DataFrame(columns=[*by, "n_persons", "numerator", "denominator", "sum_y2", "sum_yd",

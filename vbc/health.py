@@ -15,7 +15,7 @@ def table_counts(ws: Workspace) -> pd.DataFrame:
     """Rows per input table and per mart, as built."""
     names = ["eligibility", "medical_claim", "pharmacy_claim", "lab_result", "observation",
              "provider", "provider_attribution", "risk_score", "member_months", "claim_lines",
-             "inpatient_stays", "ed_visits"]
+             "inpatient_stays", "ed_visits", "snf_stays"]
     con = ws.connect()
     try:
         rows = [(n, con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0]) for n in names]

@@ -127,16 +127,6 @@ def meets(metric: Metric, rate: float | None, target: float | None) -> bool | No
 # ------------------------------------------------------------------------------------------------
 # Person-level results
 
-def _params(metric: Metric, viewer: Viewer, period: Period, filters: dict) -> dict:
-    params: dict = {"month_start": period.start.replace(day=1), "month_end": period.end}
-    if viewer.kind == "org":
-        params["viewer_org"] = viewer.organization
-    for name, value in filters.items():
-        params[f"filter_{name}"] = value
-    for p in metric.parameters:
-        params[p] = period.start if p == "period_start" else period.end
-    return params
-
 
 def _clean_filters(filters: dict | None) -> dict:
     filters = {k: v for k, v in (filters or {}).items() if v}
@@ -153,7 +143,7 @@ def _person_rows(con: duckdb.DuckDBPyConnection, metric: Metric, viewer: Viewer,
     scope = "AND organization = $viewer_org" if viewer.kind == "org" else ""
     for name in filters:
         scope += f" AND {name} = $filter_{name}"
-    params = _params(metric, viewer, period, filters)
+    params = engine.query_params(metric, viewer, period, filters)
     if npi:
         scope += " AND npi = $filter_npi"
         params["filter_npi"] = npi

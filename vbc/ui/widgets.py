@@ -110,6 +110,20 @@ def table_for_display(metric: Metric, df: pd.DataFrame, by: list[str]) -> pd.Dat
     return out
 
 
+
+def point_colours(metric: Metric, flags: dict, incomplete) -> list[str]:
+    """Only signals get colour: blue for improvement, orange for concern; left-out months hollow."""
+    out = []
+    for i, left_out in enumerate(incomplete):
+        if left_out:
+            out.append("white")
+        elif flags["any"][i]:
+            good = (flags["side"][i] > 0) == (metric.direction == "higher")
+            out.append(BLUE if good else ORANGE)
+        else:
+            out.append(GREY)
+    return out
+
 def spc_chart(metric: Metric, months: list[str], values: list[float], *,
               kind: str = "xmr", numerators=None, denominators=None,
               incomplete: list[bool] | None = None, target: float | None = None,
@@ -127,15 +141,7 @@ def spc_chart(metric: Metric, months: list[str], values: list[float], *,
                     denominators=None if denominators is None else np.where(incomplete, 0, denominators),
                     target=target)
     flags = res["flags"]
-    colours = []
-    for i in range(len(values)):
-        if incomplete[i]:
-            colours.append("white")
-        elif flags["any"][i]:
-            good = (flags["side"][i] > 0) == (metric.direction == "higher")
-            colours.append(BLUE if good else ORANGE)
-        else:
-            colours.append(GREY)
+    colours = point_colours(metric, flags, incomplete)
     fig = go.Figure()
     for name, arr, dash in (("Upper process limit", res["upper"], "dash"),
                             ("Lower process limit", res["lower"], "dash")):
@@ -233,15 +239,7 @@ def p_chart_with_trend(metric: Metric, months: list[str], res: dict, *, rolling=
     values = np.asarray(res["values"], dtype=float)
     flags = res["flags"]
     incomplete = np.asarray(incomplete if incomplete is not None else [False] * len(values), bool)
-    colours = []
-    for i in range(len(values)):
-        if incomplete[i]:
-            colours.append("white")
-        elif flags["any"][i]:
-            good = (flags["side"][i] > 0) == (metric.direction == "higher")
-            colours.append(BLUE if good else ORANGE)
-        else:
-            colours.append(GREY)
+    colours = point_colours(metric, flags, incomplete)
     lim = lambda a: np.where(incomplete, np.nan, np.asarray(a, dtype=float))  # noqa: E731
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=months, y=lim(res["upper"]), mode="lines", name="Process limits (3σ)",
