@@ -181,7 +181,7 @@ for c in ["total", *SERVICE_CATEGORIES]:
                  "Completion range": f"${k['ci_low']:,.2f} – ${k['ci_high']:,.2f}",
                  "95% interval (raw)": widgets.interval_text(describe(ctx.registry, base), r["ci_low"],
                                                              r["ci_high"])})
-st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 allowed = by_cat[by_cat["metric_id"] == "total_allowed_pmpm"]
 if len(allowed) and not allowed.iloc[0]["suppressed"]:
     st.caption(f"Uncapped. Allowed (paid + member cost sharing) PMPM: ${allowed.iloc[0]['value']:,.2f}.")
@@ -198,7 +198,7 @@ tbl["Completed PMPM"] = ["suppressed" if s else f"${v:,.2f}"
                          for v, s in zip(comp_g["value"], comp_g["suppressed"])]
 tbl["Completion range"] = ["" if s else f"${lo:,.2f} – ${hi:,.2f}"
                            for lo, hi, s in zip(comp_g["ci_low"], comp_g["ci_high"], comp_g["suppressed"])]
-st.dataframe(tbl, hide_index=True, use_container_width=True)
+st.dataframe(tbl, hide_index=True, width="stretch")
 
 # ------------------------------------------------------------------ risk adjusted
 st.subheader("Risk-adjusted: observed against expected")
@@ -216,7 +216,7 @@ else:
         "Expected PMPM": ["" if s else f"${v:,.2f}" for v, s in zip(rtab["expected_pmpm"], rtab["suppressed"])],
         "Observed / expected": ["" if s else f"{v:.2f}" for v, s in zip(rtab["ratio"], rtab["suppressed"])],
     })
-    st.dataframe(show, hide_index=True, use_container_width=True)
+    st.dataframe(show, hide_index=True, width="stretch")
     st.caption("Expected PMPM = this view's PMPM × the group's average risk score, normalized so the "
                "whole view averages 1.0 (so its ratio is 1.00). Above 1.0: costlier than its risk "
                "predicts. Paid dollars " + ("after the cap" if capped else "uncapped") +
@@ -233,14 +233,14 @@ elif ctx.viewer.member_level:
                 "would be removed by it.")
     st.dataframe(claim.assign(**{c: claim[c].map("${:,.0f}".format) for c in
                                  ("annual_paid", "cap", "capped_dollars")}), hide_index=True,
-                 use_container_width=True)
+                 width="stretch")
 else:
     st.markdown("De-identified: no member ids; counts of 1 to 10 are hidden.")
     st.dataframe(pd.DataFrame({
         "Year": claim["year"], "Organization": claim["organization"],
         "Members above the cap": ["1–10 (hidden)" if s else f"{v:,.0f}" for v, s in zip(claim["claimants"], claim["suppressed"])],
         "Dollars above the cap": ["hidden" if s else f"${v:,.0f}" for v, s in zip(claim["capped_dollars"], claim["suppressed"])],
-    }), hide_index=True, use_container_width=True)
+    }), hide_index=True, width="stretch")
 
 # ------------------------------------------------------------------ what moved
 st.subheader("What moved since the same months a year earlier")
@@ -271,7 +271,7 @@ else:
             "Both together (mix)": moved["mix"].map("${:+,.2f}".format),
             "Events": moved["events"],
             "Per 1,000 before → after": [f"{a:,.0f} → {b:,.0f}" for a, b in zip(moved["per_1000_before"], moved["per_1000_after"])],
-        }), hide_index=True, use_container_width=True)
+        }), hide_index=True, width="stretch")
         st.caption("Utilization = change in events per member month × last year's cost per event; unit "
                    "cost = change in cost per event × last year's events per member month; both together "
                    "= the product of the two changes. The three add up exactly to the change. Dollars and "

@@ -67,4 +67,4 @@ for tab, metric_id in zip(tabs, IDS):
     with tab:
         part = by[by["metric_id"] == metric_id]
         st.dataframe(widgets.table_for_display(metrics[metric_id], part, [group]), hide_index=True,
-                     use_container_width=True)
+                     width="stretch")
