@@ -118,6 +118,29 @@ def test_completed_pmpm_through_the_engine(runout_ws):
     assert prof.iloc[0]["value"] == pytest.approx(990 / 6)
 
 
+def test_a_sub_group_range_widens_with_its_smaller_volume(runout_ws):
+    # Factors f = (1.5, 1.1), sigma2 = (1.5, 1.5); s_k = (300, 160) dollars behind each factor.
+    # Feb (lag 1, one step to go): scope 290 = Alpha 200 (X) + Beta 90 (Y). Mack's relative
+    # variance for a volume v: 1.5 / 1.1^2 * (1/v + 1/160): the group's own v for the process part.
+    # Mar (lag 0): all 300 is Alpha's, so Alpha has the scope's range; Beta has no March dollars.
+    registry = load_registry()
+    period = Period.from_months("2025-01", "2025-03")
+    df = compute_metrics(runout_ws, registry, ["total_cost_pmpm_completed"], Viewer("payer"), period,
+                         ["organization"]).set_index("organization")
+    cl = completion.chain_ladder(HAND)
+    rel_feb = lambda v: math.sqrt(1.5 / 1.1 ** 2 * (1 / v + 1 / 160))  # noqa: E731
+    rel_mar = cl["rel_se"][2]
+    z = completion.Z95
+    # Alpha: Jan 100 (complete), Feb 200 x 1.1 = 220, Mar 300 x 1.65 = 495; 3 member months.
+    assert df.loc["Alpha Care", "value"] == pytest.approx((100 + 220 + 495) / 3)
+    assert df.loc["Alpha Care", "ci_high"] == pytest.approx(
+        (100 + 220 * (1 + z * rel_feb(200)) + 495 * (1 + z * rel_mar)) / 3)
+    # Beta: Jan 76 (complete), Feb 90 x 1.1 = 99; 3 member months.
+    assert df.loc["Beta Health", "value"] == pytest.approx((76 + 99) / 3)
+    assert df.loc["Beta Health", "ci_low"] == pytest.approx((76 + 99 * (1 - z * rel_feb(90))) / 3)
+    assert rel_feb(90) > rel_feb(290) == pytest.approx(cl["rel_se"][1])
+
+
 def test_cli_exports_completed_metrics_with_their_range(runout_ws, capsys):
     from vbc.cli import main
 

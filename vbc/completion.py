@@ -18,7 +18,8 @@ Recent months look cheap because their claims have not all been paid yet. Here:
 
 Completion is applied to a metric per incurred month, so a completed PMPM by organization, TIN or
 PCP uses the viewer-scope factors of each month (the organizations share the payer's claims
-processing). A hand-written chain ladder was chosen over the `chainladder` package: the method is a
+processing); its range is widened for the group's smaller volume (Mack's process error scaled by
+the group's share of the month's dollars, the parameter error kept). A hand-written chain ladder was chosen over the `chainladder` package: the method is a
 few lines of numpy over a triangle DuckDB builds anyway, it is tested against hand-worked factors,
 and it avoids a heavy dependency (pandas-version-sensitive, sparse/numba extras) for no gain.
 """
@@ -119,18 +120,23 @@ def chain_ladder(cumulative: np.ndarray) -> dict:
         cdf[k] = cdf[k + 1] * f[k]
     observed = c[np.arange(n), latest]
     ultimate = observed * cdf[latest]
-    rel_var = np.zeros(n)
+    # Mack's relative variance, kept in its two parts: process error (the row's own volume: a
+    # sub-group with a share s of the row's dollars has s times the volume, so 1/s times this part)
+    # and parameter error (the factors' estimation error, the same for any sub-group).
+    rel_process, rel_param = np.zeros(n), np.zeros(n)
     for i in range(n):
         proj = observed[i]
         if proj <= 0:
             continue
         for k in range(latest[i], K - 1):
             if f[k] > 0 and s_k[k] > 0:
-                rel_var[i] += sigma2[k] / f[k] ** 2 * (1.0 / proj + 1.0 / s_k[k])
+                rel_process[i] += sigma2[k] / f[k] ** 2 / proj
+                rel_param[i] += sigma2[k] / f[k] ** 2 / s_k[k]
             proj *= f[k]
     return {"factors": f, "cdf": cdf, "latest_lag": latest, "observed": observed,
-            "completion": 1.0 / cdf[latest], "ultimate": ultimate, "rel_se": np.sqrt(rel_var),
-            "sigma2": sigma2}
+            "completion": 1.0 / cdf[latest], "ultimate": ultimate,
+            "rel_se": np.sqrt(rel_process + rel_param), "rel_var_process": rel_process,
+            "rel_var_param": rel_param, "sigma2": sigma2}
 
 
 # ----------------------------------------------------------------------------- triangle
@@ -202,7 +208,7 @@ def completion_table(con, ws: Workspace, viewer: Viewer, filters: dict | None = 
     through = through or paid_through(ws)
     first = first or _first_month(con, viewer, filters)
     cols = ["month", "incurred_month", "lag", "raw", "completion_factor", "cdf", "rel_se",
-            "completed", "low", "high", "incomplete"]
+            "rel_var_process", "rel_var_param", "completed", "low", "high", "incomplete"]
     if first is None or first > through:
         return pd.DataFrame(columns=cols)
     if frame is None:
@@ -221,6 +227,8 @@ def completion_table(con, ws: Workspace, viewer: Viewer, filters: dict | None = 
         "completion_factor": cl["completion"],
         "cdf": cl["cdf"][cl["latest_lag"]],
         "rel_se": cl["rel_se"],
+        "rel_var_process": cl["rel_var_process"],
+        "rel_var_param": cl["rel_var_param"],
     })
     out["completed"] = out["raw"] * out["cdf"]
     out["low"] = out["completed"] * np.maximum(1 - Z95 * out["rel_se"], 0)
@@ -231,13 +239,25 @@ def completion_table(con, ws: Workspace, viewer: Viewer, filters: dict | None = 
 
 # ----------------------------------------------------------------------------- completed metrics
 def complete_monthly(monthly: pd.DataFrame, factors: pd.DataFrame, month_col: str = "month",
-                     num_col: str = "numerator") -> pd.DataFrame:
-    """Add completed/low/high dollars to rows carrying a month and raw dollars."""
+                     num_col: str = "numerator", sub_groups: bool = False) -> pd.DataFrame:
+    """Add completed/low/high dollars to rows carrying a month and raw dollars.
+
+    With `sub_groups`, each row is a part (an organization, TIN or PCP) of the scope the factors
+    were estimated on: its range widens by its share of the month's dollars (Mack's process error
+    grows as volume shrinks; the parameter error does not), so a small panel's completed PMPM is
+    not given the whole population's precision.
+    """
     f = factors.set_index("month")
     cdf = monthly[month_col].map(f["cdf"]).fillna(1.0).astype(float)
     rel = monthly[month_col].map(f["rel_se"]).fillna(0.0).astype(float)
     out = monthly.copy()
     raw = out[num_col].astype(float)
+    if sub_groups and len(out):
+        scope = monthly[month_col].map(f["raw"]).astype(float)
+        share = (raw / scope).where((scope > 0) & (raw > 0)).clip(upper=1.0)
+        proc = monthly[month_col].map(f["rel_var_process"]).fillna(0.0).astype(float)
+        param = monthly[month_col].map(f["rel_var_param"]).fillna(0.0).astype(float)
+        rel = np.sqrt(proc / share + param).where(share.notna(), rel)
     out["completed"] = raw * cdf
     out["low"] = out["completed"] * np.maximum(1 - Z95 * rel, 0)
     out["high"] = out["completed"] * (1 + Z95 * rel)
@@ -263,7 +283,7 @@ def compute_completed(con, ws: Workspace, registry, metric_id: str, viewer: View
     by_month = list(by) if "month" in by else [*by, "month"]
     monthly = engine.compute_metric(con, base, inner, period, by_month, filters)
     factors = completion_table(con, ws, inner, filters, category)
-    monthly = complete_monthly(monthly, factors)
+    monthly = complete_monthly(monthly, factors, sub_groups=bool(set(by) - {"month"}))
     keys = list(by)
     if keys:
         agg = monthly.groupby(keys, dropna=False)[["completed", "low", "high"]].sum().reset_index()
