@@ -239,3 +239,35 @@ def test_cli_export(ws, tmp_path):
     assert rows["P4"]["tin"] == "T4" and rows["P1"]["tin"] is None
     joint = _cli("attribution", "--data", str(ws.data_dir), "--viewer", "joint", state=state)
     assert joint.returncode != 0 and "joint" in joint.stderr and "P1" not in joint.stdout
+
+
+def test_first_partial_year_uses_the_first_full_window(tmp_path, monkeypatch):
+    """Data start 2024-11. Year 2024's calendar window would hold two months of claims, so the
+    build attributes 2024 on the first 12 months of data (2024-11..2025-10):
+      Q1  2024-11-05 N3 $50 (Beta), 2025-02-01 and 2025-03-01 N1 $100 each (Alpha)
+          -> 2024: Alpha ($200 > $50; on Nov-Dec alone it would be Beta); 2025: Alpha.
+      Q2  2025-06-01 N3 $80 only -> 2024: Beta (no visit in Nov-Dec, attributed anyway); 2025: Beta.
+      Q3  2025-11-10 N1 $90 only -> outside the first window: unattributed in 2024; 2025: Alpha."""
+    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
+    data = tmp_path / "partial"
+    span = ("2024-11-01", "2025-12-31")
+    write_table(data, "eligibility", [_elig("Q1", *span), _elig("Q2", *span), _elig("Q3", *span)])
+    write_table(data, "provider", [
+        dict(npi="N1", provider_name="Dr One", specialty="internal medicine", tin="T1", provider_organization="Alpha"),
+        dict(npi="N3", provider_name="Dr Three", specialty="family practice", tin="T2", provider_organization="Beta")])
+    write_table(data, "medical_claim", [
+        _v("d1", "Q1", "2024-11-05", "N3", 50), _v("d2", "Q1", "2025-02-01", "N1", 100),
+        _v("d3", "Q1", "2025-03-01", "N1", 100), _v("d4", "Q2", "2025-06-01", "N3", 80),
+        _v("d5", "Q3", "2025-11-10", "N1", 90)])
+    write_table(data, "pharmacy_claim", [])
+    w = Workspace.open(data)
+    assert w.build().ok
+    con = w.connect()
+    try:
+        rows = con.execute("SELECT DISTINCT person_id, year(year_month), organization FROM member_months"
+                           ).fetchall()
+    finally:
+        con.close()
+    got = {(p, y): o for p, y, o in rows}
+    assert got == {("Q1", 2024): "Alpha", ("Q1", 2025): "Alpha", ("Q2", 2024): "Beta",
+                   ("Q2", 2025): "Beta", ("Q3", 2024): None, ("Q3", 2025): "Alpha"}

@@ -128,14 +128,31 @@ def build_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSetti
     """Create table `attribution` (person_id, payer, year, tin, npi, organization, step, ...)."""
     _lookup_tables(con)
     start, end = _window_bounds(settings)
+    # A window that starts before the data would rest on a few months of claims (a first partial
+    # year: only members seen in those months get attributed, the sickest, inflating that year's
+    # PMPM by organization). Such a window is moved to start at the first month of data and run
+    # for window_months (the first full window of claims), never past the data.
     con.execute(f"""
     CREATE OR REPLACE TABLE attribution_services AS
-    WITH years AS (
+    WITH data AS (
+        SELECT min(year_month) AS first_month, max(year_month) AS last_month FROM member_months
+    ), years AS (
         SELECT DISTINCT payer, year(year_month) AS y FROM member_months
+    ), raw_windows AS (
+        SELECT payer, y, {start} AS w_start, {end} AS w_end FROM years
+    ), windows AS (
+        SELECT payer, y,
+               greatest(w_start, first_month) AS w_start,
+               CASE WHEN w_start < first_month
+                    THEN least(greatest(w_end, CAST(first_month + INTERVAL ({settings.window_months}) MONTH
+                                                    - INTERVAL 1 DAY AS DATE)),
+                               CAST(last_month + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE))
+                    ELSE w_end END AS w_end
+        FROM raw_windows, data
     ), lines AS ({QUALIFYING_LINES_SQL})
-    SELECT y.y AS year, l.*
-    FROM years y JOIN lines l
-      ON l.payer = y.payer AND l.claim_start_date BETWEEN {start} AND {end}
+    SELECT w.y AS year, l.*
+    FROM windows w JOIN lines l
+      ON l.payer = w.payer AND l.claim_start_date BETWEEN w.w_start AND w.w_end
     """)
     con.execute(f"""
     CREATE OR REPLACE TABLE attribution AS

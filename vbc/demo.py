@@ -454,6 +454,8 @@ _DME_ONE_OFF = (("L3000", 85.0, "E119"), ("K0823", 4300.0, "R262"), ("L1833", 69
 _STATINS = (("00071015523", .30, 7.5, 1), ("00071015623", .20, 9.0, 1), ("00006074031", .20, 5.5, 1),
             ("00310075190", .18, 9.5, 1), ("00003517805", .12, 6.5, 1))
 STATIN_NDCS = tuple(s[0] for s in _STATINS)
+NEW_START_SHARE = 0.12  # chronic therapies that start inside the window
+PRE_DAYS = 180  # days of each ongoing therapy's fills simulated before the window
 _DRUGS = (
     ("68180051301", HTN, .40, 4.2, 1.0, .25), ("69097012805", HTN, .35, 4.5, 1.0, .25),
     ("00093736598", HTN, .25, 7.0, 1.0, .25), ("00378003201", HTN, .25, 6.0, 2.0, .25),
@@ -1756,20 +1758,23 @@ class _Chunk:
         spec = np.concatenate(pspec)
         P = len(mi)
         adherent = rng.random(P) < 0.70
-        # First fill: ongoing therapy fills early in the window; new starts (and new enrollees) later.
-        new_start = (rng.random(P) < 0.12) | self.is_new[mi]
+        # First fill: ongoing therapy began before the window (PRE_DAYS of fills are simulated and
+        # dropped, so the window opens mid-cycle rather than with everyone filling at once); new
+        # starts (and new enrollees) begin inside it.
+        new_start = (rng.random(P) < NEW_START_SHARE) | self.is_new[mi]
         enroll_first = w.start[self.start_m[mi]]
         first = np.where(new_start, enroll_first + (rng.random(P) * (self.last_day[mi] - enroll_first + 1)).astype(np.int64),
-                         enroll_first + (rng.random(P) * ds).astype(np.int64))
-        # The same discontinuation rate for adherent and non-adherent users: a higher rate for the
-        # non-adherent would thin them out of the cohort month by month, and the adherence measure
-        # would drift up with no change in care (a false "improvement" on its p-chart).
-        stop_p = np.full(P, 0.008)
+                         enroll_first - PRE_DAYS + (rng.random(P) * ds).astype(np.int64))
+        # Steady state: therapies stop at the rate new ones start (NEW_START_SHARE over the window),
+        # so the number on therapy, pharmacy PMPM and adherence do not drift. The rate is the same
+        # for adherent and non-adherent users: a higher one for the non-adherent would thin them
+        # out month by month and read as an adherence "improvement" with no change in care.
+        stop_p = np.clip(NEW_START_SHARE / M * ds / 30.4, 1e-6, 1.0)
         stop_after = rng.geometric(stop_p)
         rows_m, rows_d, rows_pair = [], [], []
         for d in (30, 90):
             sel = np.flatnonzero(ds == d)
-            K = int(np.ceil(M * 31 / d)) + 2
+            K = int(np.ceil((M * 31 + PRE_DAYS) / d)) + 2
             delay = np.where(adherent[sel, None], np.clip(np.round(rng.normal(-1.0, 3.0, (len(sel), K))), -6, 12),
                              np.round(rng.exponential(0.35 * d, (len(sel), K))))
             gaps = d + delay
