@@ -266,8 +266,14 @@ def test_first_partial_year_uses_the_first_full_window(tmp_path, monkeypatch):
     try:
         rows = con.execute("SELECT DISTINCT person_id, year(year_month), organization FROM member_months"
                            ).fetchall()
+        # A contract's assignment for 2024 (what its settlement uses) rests on the same window.
+        source = A.year_population(con, AttributionSettings(12, "retrospective"), 2024)
+        contract = dict(con.execute("SELECT DISTINCT person_id, organization FROM contract_member_months"
+                                    ).fetchall())
     finally:
         con.close()
     got = {(p, y): o for p, y, o in rows}
     assert got == {("Q1", 2024): "Alpha", ("Q1", 2025): "Alpha", ("Q2", 2024): "Beta",
                    ("Q2", 2025): "Beta", ("Q3", 2024): None, ("Q3", 2025): "Alpha"}
+    assert contract == {"Q1": "Alpha", "Q2": "Beta", "Q3": None}
+    assert "window 2024-11 to 2025-10" in source

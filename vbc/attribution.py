@@ -41,16 +41,6 @@ class AttributionSettings:
             raise ValueError("attribution mode must be 'retrospective' or 'prospective'")
 
 
-def _window_bounds(settings: AttributionSettings) -> tuple[str, str]:
-    """SQL expressions for the window of performance year `y` (an integer column)."""
-    # Retrospective: the window ends with the performance year; prospective: it ends the day
-    # before the year starts (assignment fixed at the start of the year).
-    end_year = "y" if settings.mode == "retrospective" else "y - 1"
-    start = f"make_date({end_year} - {settings.window_months // 12 - 1}, 1, 1)"
-    end = f"make_date({end_year}, 12, 31)"
-    return start, end
-
-
 QUALIFYING_LINES_SQL = """
     SELECT c.person_id, c.payer, c.claim_id, c.claim_line_number, c.claim_start_date,
            c.hcpcs_code, c.rendering_npi AS npi, p.provider_name, p.specialty, p.tin,
@@ -127,32 +117,19 @@ def _lookup_tables(con: duckdb.DuckDBPyConnection) -> None:
 def build_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSettings) -> None:
     """Create table `attribution` (person_id, payer, year, tin, npi, organization, step, ...)."""
     _lookup_tables(con)
-    start, end = _window_bounds(settings)
-    # A window that starts before the data would rest on a few months of claims (a first partial
-    # year: only members seen in those months get attributed, the sickest, inflating that year's
-    # PMPM by organization). Such a window is moved to start at the first month of data and run
-    # for window_months (the first full window of claims), never past the data.
+    first, last = _data_months(con)
+    years = [r[0] for r in con.execute(
+        "SELECT DISTINCT year(year_month) FROM member_months ORDER BY 1").fetchall()]
+    con.execute("CREATE OR REPLACE TEMP TABLE year_windows (y INTEGER, w_start DATE, w_end DATE)")
+    if years:
+        con.executemany("INSERT INTO year_windows VALUES (?, ?, ?)",
+                        [[y, *fit_to_data(window_for_year(settings, y), first, last, settings)]
+                         for y in years])
     con.execute(f"""
     CREATE OR REPLACE TABLE attribution_services AS
-    WITH data AS (
-        SELECT min(year_month) AS first_month, max(year_month) AS last_month FROM member_months
-    ), years AS (
-        SELECT DISTINCT payer, year(year_month) AS y FROM member_months
-    ), raw_windows AS (
-        SELECT payer, y, {start} AS w_start, {end} AS w_end FROM years
-    ), windows AS (
-        SELECT payer, y,
-               greatest(w_start, first_month) AS w_start,
-               CASE WHEN w_start < first_month
-                    THEN least(greatest(w_end, CAST(first_month + INTERVAL ({settings.window_months}) MONTH
-                                                    - INTERVAL 1 DAY AS DATE)),
-                               CAST(last_month + INTERVAL 1 MONTH - INTERVAL 1 DAY AS DATE))
-                    ELSE w_end END AS w_end
-        FROM raw_windows, data
-    ), lines AS ({QUALIFYING_LINES_SQL})
+    WITH lines AS ({QUALIFYING_LINES_SQL})
     SELECT w.y AS year, l.*
-    FROM windows w JOIN lines l
-      ON l.payer = w.payer AND l.claim_start_date BETWEEN w.w_start AND w.w_end
+    FROM year_windows w JOIN lines l ON l.claim_start_date BETWEEN w.w_start AND w.w_end
     """)
     con.execute(f"""
     CREATE OR REPLACE TABLE attribution AS
@@ -213,6 +190,29 @@ def window_as_of(settings: AttributionSettings, month: date) -> tuple[date, date
 def window_for_year(settings: AttributionSettings, year: int) -> tuple[date, date]:
     """The assignment window of a performance year (what a settlement uses)."""
     return window_as_of(settings, date(year, 12, 1))
+
+
+def fit_to_data(window: tuple[date, date], first_month: date | None, last_month: date | None,
+                settings: AttributionSettings) -> tuple[date, date]:
+    """A performance year's window, moved onto the data when it starts before them.
+
+    A window that starts before the data rests on a few months of claims (a first partial year:
+    only members seen in those months get attributed, the sickest, inflating that year's PMPM by
+    organization). It is moved to the first `window_months` months of data, never past the data.
+    """
+    start, end = window
+    if first_month is None or start >= first_month:
+        return window
+    first_month = first_month.replace(day=1)
+    end = max(end, _month_end(_add_months(first_month, settings.window_months - 1)))
+    if last_month is not None:
+        end = min(end, _month_end(last_month))
+    return first_month, end
+
+
+def _data_months(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    first, last = con.execute("SELECT min(year_month), max(year_month) FROM member_months").fetchall()[0]
+    return first, last
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -530,14 +530,14 @@ def year_population(con: duckdb.DuckDBPyConnection, settings: AttributionSetting
         """, {"year": year})
         return "payer-supplied provider_attribution"
     month = date(year, 12, 1)
-    _assign(con, settings, [month], window_for_year(settings, year))
+    w = fit_to_data(window_for_year(settings, year), *_data_months(con), settings)
+    _assign(con, settings, [month], w)
     con.execute("""
     CREATE OR REPLACE TEMP TABLE contract_member_months AS
     SELECT mm.person_id, mm.payer, mm.plan, mm.year_month, a.organization, a.tin, a.npi
     FROM member_months mm LEFT JOIN attr_asof a ON a.person_id = mm.person_id AND a.payer = mm.payer
     WHERE year(mm.year_month) = $year
     """, {"year": year})
-    w = window_for_year(settings, year)
     return f"computed ({settings.mode}, {settings.window_months}-month window {w[0]:%Y-%m} to {w[1]:%Y-%m})"
 
 
