@@ -111,6 +111,16 @@ def demo_extract(tmp_path_factory) -> Path:
     return out
 
 
+def built_workspace(data_dir: Path):
+    """The workspace on `data_dir`, built (VBC_STATE_DIR set by the caller); fails with the report."""
+    from vbc.workspace import Workspace
+
+    ws = Workspace.open(data_dir)
+    result = ws.build()
+    assert result.ok, result.report.text()
+    return ws
+
+
 def copy_extract(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".vbc"))
     return dst

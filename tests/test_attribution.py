@@ -41,11 +41,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _elig, _line, write_table
+from tests.conftest import _elig, _line, built_workspace, write_table
 from vbc import attribution as A
 from vbc.attribution import AttributionSettings
 from vbc.security import NotEntitled, Viewer
-from vbc.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL = ("2024-01-01", "2025-12-31")
@@ -90,8 +89,7 @@ def build(data: Path, supplied: list[dict] | None = None) -> Path:
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    w = Workspace.open(build(tmp_path / "extract"))
-    assert w.build().ok, w.last_attempt
+    w = built_workspace(build(tmp_path / "extract"))
     return w
 
 
@@ -204,8 +202,7 @@ def test_supplied_extract_is_used(tmp_path, monkeypatch):
     data = build(tmp_path / "x", supplied=[dict(
         person_id="P9", year_month="202512", payer="Medicare", plan="ACO", payer_attributed_provider="N5",
         payer_attributed_provider_practice="T4", payer_attributed_provider_organization="Gamma")])
-    w = Workspace.open(data)
-    assert w.build().ok
+    w = built_workspace(data)
     con = w.connect()
     try:
         df = A.attribution_at(con, Viewer("payer"), date(2025, 12, 1)).set_index("person_id")
@@ -260,8 +257,7 @@ def test_first_partial_year_uses_the_first_full_window(tmp_path, monkeypatch):
         _v("d3", "Q1", "2025-03-01", "N1", 100), _v("d4", "Q2", "2025-06-01", "N3", 80),
         _v("d5", "Q3", "2025-11-10", "N1", 90)])
     write_table(data, "pharmacy_claim", [])
-    w = Workspace.open(data)
-    assert w.build().ok
+    w = built_workspace(data)
     con = w.connect()
     try:
         rows = con.execute("SELECT DISTINCT person_id, year(year_month), organization FROM member_months"

@@ -26,7 +26,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.conftest import _elig, _line, write_table
+from tests.conftest import _elig, _line, built_workspace, write_table
 from vbc import completion
 from vbc.engine import Period, compute_metrics
 from vbc.registry import load_registry
@@ -80,9 +80,7 @@ def runout_extract(data_dir):
 @pytest.fixture
 def runout_ws(tmp_path, monkeypatch):
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    ws = Workspace.open(runout_extract(tmp_path / "runout"))
-    result = ws.build()
-    assert result.ok, result.report.text()
+    ws = built_workspace(runout_extract(tmp_path / "runout"))
     return ws
 
 

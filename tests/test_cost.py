@@ -8,7 +8,7 @@ import hashlib
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_extract, write_table
+from tests.conftest import built_workspace, copy_extract, write_table
 from tests.test_completion import runout_extract
 from tests.test_marts_demo import _read, plain_member_months
 from vbc import cost
@@ -76,9 +76,7 @@ def attributed(demo_extract, tmp_path_factory):
              payer_attributed_provider_organization=r.org)
         for r in mm.itertuples() if isinstance(r.org, str)])
     os.environ["VBC_STATE_DIR"] = str(base / "state")
-    ws = Workspace.open(data)
-    result = ws.build()
-    assert result.ok, result.report.text()
+    ws = built_workspace(data)
     return ws, mm, plain_lines(data)
 
 
@@ -127,8 +125,7 @@ def test_every_category_pmpm_equals_plain_computation(attributed, start, end, by
 @pytest.fixture
 def runout_ws(tmp_path, monkeypatch):
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    ws = Workspace.open(runout_extract(tmp_path / "runout"))
-    assert ws.build().ok
+    ws = built_workspace(runout_extract(tmp_path / "runout"))
     return ws
 
 

@@ -11,14 +11,13 @@ Worked by hand for 2025-01..2025-06:
 """
 from __future__ import annotations
 
-import math
 
 import pytest
 
 from vbc.engine import Period, compute_metrics, export_rows
 from vbc.registry import load_registry
+from tests.conftest import built_workspace
 from vbc.security import Viewer
-from vbc.workspace import Workspace
 
 PERIOD = Period.from_months("2025-01", "2025-06")
 
@@ -26,9 +25,7 @@ PERIOD = Period.from_months("2025-01", "2025-06")
 @pytest.fixture
 def ws(small_extract, tmp_path, monkeypatch):
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    w = Workspace.open(small_extract)
-    assert w.build().ok
-    return w
+    return built_workspace(small_extract)
 
 
 @pytest.fixture(scope="module")

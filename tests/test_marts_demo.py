@@ -8,11 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import copy_extract, write_table
+from tests.conftest import built_workspace, copy_extract, write_table
 from vbc.engine import Period, compute_metrics
 from vbc.registry import load_registry
 from vbc.security import Viewer
-from vbc.workspace import Workspace
 
 
 def _read(data: Path, table: str) -> pd.DataFrame:
@@ -48,10 +47,7 @@ def built(demo_extract, tmp_path_factory):
 
     state = tmp_path_factory.mktemp("state")
     os.environ["VBC_STATE_DIR"] = str(state)
-    ws = Workspace.open(demo_extract)
-    result = ws.build()
-    assert result.ok, result.report.text()
-    return ws
+    return built_workspace(demo_extract)
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +109,7 @@ def test_pmpm_by_organization_with_supplied_attribution(demo_extract, tmp_path, 
              payer_attributed_provider_organization=r.org)
         for r in mm.itertuples() if isinstance(r.org, str)])
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    ws = Workspace.open(data)
-    assert ws.build().ok
+    ws = built_workspace(data)
     paid = plain_paid(data)
     s, e = pd.Period("2025-01", "M"), pd.Period("2025-09", "M")
     period = Period.from_months("2025-01", "2025-09")

@@ -12,12 +12,11 @@ import math
 import pandas as pd
 import pytest
 
-from tests.conftest import _elig, _line, write_table
+from tests.conftest import _elig, _line, built_workspace, write_table
 from vbc import cli, quality
 from vbc.engine import Period, compute_metrics, export_rows
 from vbc.registry import load_registry
 from vbc.security import NotEntitled, Viewer
-from vbc.workspace import Workspace
 
 P2025 = Period.from_months("2025-01", "2025-12")
 BORN_70 = "1955-06-01"  # age 70 at 2025-12-31
@@ -222,9 +221,7 @@ def qx(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VBC_STATE_DIR", str(base / "state"))
         d = build_quality_extract(base / "extract")
-        ws = Workspace.open(d)
-        result = ws.build()
-        assert result.ok, result.report.text()
+        ws = built_workspace(d)
         yield ws
 
 
@@ -464,8 +461,7 @@ def test_composite_scoring_by_hand(qx, reg):
 
 def test_pchart_calls_the_planted_improvement_only(demo_extract, monkeypatch, tmp_path, reg):
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    ws = Workspace.open(demo_extract)
-    assert ws.build().ok
+    ws = built_workspace(demo_extract)
     story = json.loads((demo_extract / "_demo.json").read_text())["stories"]["quality_improvement"]
     m = reg.get("controlling_blood_pressure")
     df = quality.trend(ws, reg, m.id, Viewer("payer"), by=["organization"])

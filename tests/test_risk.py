@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import write_table
+from tests.conftest import built_workspace, write_table
 from vbc import risk
 from vbc.engine import Period
 from vbc.security import NotEntitled, Viewer
@@ -31,9 +31,7 @@ def scored_ws(small_extract, tmp_path, monkeypatch):
         dict(person_id="C", year=2025, risk_score=0.5, model="CMS-HCC V24"),
         dict(person_id="D", year=2025, risk_score=1.5, model="CMS-HCC V24"),
     ])
-    ws = Workspace.open(small_extract)
-    result = ws.build()
-    assert result.ok, result.report.text()
+    ws = built_workspace(small_extract)
     return ws
 
 
@@ -77,8 +75,7 @@ def test_computed_cms_hcc_scores_when_none_supplied(small_extract, tmp_path, mon
         if r["person_id"] == "C":
             r["diagnosis_code_1"] = "I5022"  # chronic systolic heart failure: an HCC in V28
     write_table(small_extract, "medical_claim", rows)
-    ws = Workspace.open(small_extract)
-    assert ws.build().ok
+    ws = built_workspace(small_extract)
     scores = risk.computed_scores(ws, 2025).set_index("person_id")["risk_score"]
     assert set(scores.index) == {"A", "B", "C", "D"}
     model = HCCInFHIR(model_name="CMS-HCC Model V28")

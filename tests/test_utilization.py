@@ -16,11 +16,10 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import _line, build_small_extract, write_table
+from tests.conftest import _line, build_small_extract, built_workspace, write_table
 from vbc.engine import PER_1000_SCALE, Period, compute_metrics
 from vbc.registry import load_registry
 from vbc.security import Viewer
-from vbc.workspace import Workspace
 
 PERIOD = Period.from_months("2025-01", "2025-06")
 MM = 19
@@ -53,9 +52,7 @@ def build_utilization_extract(data_dir):
 @pytest.fixture
 def ws(tmp_path, monkeypatch):
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    w = Workspace.open(build_utilization_extract(tmp_path / "extract"))
-    result = w.build()
-    assert result.ok, result.report.text()
+    w = built_workspace(build_utilization_extract(tmp_path / "extract"))
     return w
 
 

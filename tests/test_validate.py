@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import build_small_extract, write_table
+from tests.conftest import write_table
 from vbc.contract import TABLES, table_files
 from vbc.validate import validate
 
