@@ -29,11 +29,7 @@ st.query_params["metric"] = chosen
 m = ctx.registry.get(chosen)
 
 st.subheader(f"{m.name} — version {m.version}")
-st.markdown(m.description)
-st.markdown(f"**Adapted from:** {m.source.get('specification')}")
-differences = m.source.get("differences") or []
-if differences:
-    st.markdown("**How it differs:**\n" + "\n".join(f"- {d}" for d in differences))
+widgets.definition_source(m)
 st.markdown(f"**Kind:** {m.kind} · **better when** {m.direction} · **unit:** {m.unit or '—'} · "
             f"**numerator:** {m.numerator_label} · **denominator:** {m.denominator_label}")
 st.markdown("**SQL** (person-level rows: person_id, payer, year_month, numerator, denominator)")

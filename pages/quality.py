@@ -62,11 +62,12 @@ st.markdown(
 show_readings = st.toggle("Variation reading for each measure (p-chart of the last 24 months; filled in "
                           "after the rest of the page the first time)", value=True, key="q_readings")
 READING = "Variation (latest month)"
-rows = []
+rows, targets = [], {}
 for m in measures:
     r = rates[rates["metric_id"] == m.id]
     r = r.iloc[0] if len(r) else None
     target, source = quality.target_for(m, contract)
+    targets[m.id] = target
     if r is None or bool(r["suppressed"]):
         rate_txt, ci_txt, n_txt, judge = ("suppressed" if r is not None else "—"), "", \
             ("suppressed" if r is not None else "—"), "—"
@@ -157,11 +158,7 @@ if note:
     st.markdown(f"**What a month on this chart means.** {note}")
 
 with st.expander("Definition", expanded=False):
-    st.markdown(m.description)
-    st.markdown(f"**Adapted from:** {m.source.get('specification')}")
-    diffs = m.source.get("differences") or []
-    if diffs:
-        st.markdown("**How it differs:**\n" + "\n".join(f"- {d}" for d in diffs))
+    widgets.definition_source(m)
     st.markdown(f"Version {m.version}. Full SQL and value sets: Definitions page "
                 f"(`?metric={m.id}`).")
 
@@ -188,8 +185,8 @@ for by, label in (("tin", "TIN"), ("npi", "PCP")):
 if show_readings:
     for row, m in zip(rows, measures):
         try:
-            rd = quality.reading(ctx.ws, ctx.registry, m.id, ctx.viewer, ctx.filters,
-                                 quality.target_for(m, contract)[0], series=trend_for(m.id, rolling=False))
+            rd = quality.reading(ctx.ws, ctx.registry, m.id, ctx.viewer, ctx.filters, targets[m.id],
+                                 series=trend_for(m.id, rolling=False))
             row[READING] = rd["reading"]
         except Exception as exc:  # one measure's chart must not take the scorecard down
             row[READING] = f"not available ({type(exc).__name__})"

@@ -1349,7 +1349,7 @@ class _Chunk:
     def _story_stays(self) -> dict:
         if self.claimant < 0:
             return {"mi": np.zeros(0, np.int64)}
-        rng, V, w = self.rng, self.V, self.w
+        rng, w = self.rng, self.w
         ms = self.g.claimant_months
         # (DRG, admission day of month, length of stay, paid, disposition): lymphoma, then CAR-T with
         # an ICU course (the peak month), sepsis on the ventilator, tracheostomy.
@@ -1577,7 +1577,7 @@ class _Chunk:
     # ---------------------------------------------------------------- labs and screening
     def lab_claims(self, mi, day, first_code: np.ndarray | int, first_paid: float, dx1, extra_p: tuple,
                    allow: float = 1.0) -> None:
-        rng, V = self.rng, self.V
+        rng = self.rng
         c = len(mi)
         opts = (("80053", 11.0), ("85025", 8.0), ("80061", 13.0), ("84443", 17.0), ("36415", 3.0))
         present = np.column_stack([np.ones(c, bool)] + [rng.random(c) < p for p in extra_p]
@@ -1771,7 +1771,7 @@ class _Chunk:
         # out month by month and read as an adherence "improvement" with no change in care.
         stop_p = np.clip(NEW_START_SHARE / M * ds / 30.4, 1e-6, 1.0)
         stop_after = rng.geometric(stop_p)
-        rows_m, rows_d, rows_pair = [], [], []
+        rows_d, rows_pair = [], []
         for d in (30, 90):
             sel = np.flatnonzero(ds == d)
             K = int(np.ceil((M * 31 + PRE_DAYS) / d)) + 2

@@ -76,7 +76,7 @@ def build_claim_lines(con: duckdb.DuckDBPyConnection) -> None:
                 ELSE 'other' END AS service_category
     FROM inst
     """)
-    con.execute(f"""
+    con.execute("""
     CREATE OR REPLACE TABLE medical_claim_lines AS
     SELECT c.*, CAST(date_trunc('month', c.claim_start_date) AS DATE) AS incurred_month,
            CASE WHEN c.claim_type = 'institutional' THEN k.service_category

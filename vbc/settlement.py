@@ -518,11 +518,9 @@ def settlement_for(ws, terms: ContractTerms, viewer, registry=None, *, quality_s
         # Every dollar figure divided by the PMPM would give the member count away.
         raise NotEntitled(f"{org} has 1 to 10 attributed members in {year}: its settlement is not shown "
                           "in the de-identified view")
-    pmpm_obs = completed / mm_obs
     remaining = 12 - observed
     mm_rem = float(last_mm) * remaining
     mm_total = mm_obs + mm_rem
-    proj = pmpm_obs * (1 + remaining_trend)
 
     def actual_pmpm(completed_dollars: float) -> float:
         return (completed_dollars + mm_rem * (completed_dollars / mm_obs) * (1 + remaining_trend)) / mm_total

@@ -294,7 +294,7 @@ def check_rows(con: duckdb.DuckDBPyConnection, table: Table, report: Report, tod
                         ("birth_date", "enrollment_start_date")],
     }
     for first, second in pairs.get(table.name, []):
-        n, amt = _count(con, f"SELECT count(*), " +
+        n, amt = _count(con, "SELECT count(*), " +
                         ("sum(paid_amount)" if "claim" in table.name else "0") +
                         f" FROM {t} WHERE {_q(first)} > {_q(second)}")
         if n:

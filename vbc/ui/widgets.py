@@ -85,6 +85,15 @@ def metric_tile(metric: Metric, row: pd.Series | None) -> None:
             + (" · **too few to judge**" if row.get("too_few") else ""))
 
 
+def definition_source(metric: Metric) -> None:
+    """What a definition says it measures, the specification it adapts and every simplification."""
+    st.markdown(metric.description)
+    st.markdown(f"**Adapted from:** {metric.source.get('specification')}")
+    differences = metric.source.get("differences") or []
+    if differences:
+        st.markdown("**How it differs:**\n" + "\n".join(f"- {d}" for d in differences))
+
+
 def interval_text(metric: Metric, lo: float | None, hi: float | None, suppressed: bool = False) -> str:
     if suppressed:
         return ""
