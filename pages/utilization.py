@@ -56,6 +56,11 @@ if len(season) and metric.kind == "per_1000":
         s = summer["numerator"].sum() / summer["denominator"].sum() * 12_000
         st.markdown(f"**Season:** winter months (Dec–Feb) average **{w:,.1f}** per 1,000 a year against "
                     f"**{s:,.1f}** in summer (Jun–Aug): {'+' if w >= s else '−'}{abs(w / s - 1):.0%}.")
+        if abs(w / s - 1) >= 0.15:
+            # XmR limits assume no season; a seasonal series trips them at its peaks and troughs.
+            st.caption("A series this seasonal can cross its limits in its peak and trough months "
+                       "without any change in care: compare a winter high or a summer low with the "
+                       "same months a year earlier before reading it as a change.")
 widgets.csv_download(monthly, ctx.stamp, f"{choice}_by_month.csv", key="util_csv")
 
 st.subheader("By organization, TIN and PCP")
