@@ -6,6 +6,7 @@
 Prints members, claim lines, seconds, lines per second and the ratio to the smallest run, so the
 README's figures can be reproduced. Not a test: timings depend on the machine.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,19 +44,35 @@ def run(members: int, months: int, workdir: Path) -> dict:
     from vbc.security import Viewer
 
     t0 = time.perf_counter()
-    compute_metrics(ws, load_registry(), ["total_cost_pmpm", "ed_visits_per_1000"], Viewer("payer"),
-                    Period.from_months("2025-01", "2025-12"), ["organization", "month"])
+    compute_metrics(
+        ws,
+        load_registry(),
+        ["total_cost_pmpm", "ed_visits_per_1000"],
+        Viewer("payer"),
+        Period.from_months("2025-01", "2025-12"),
+        ["organization", "month"],
+    )
     query_s = time.perf_counter() - t0
-    return {"query_s": query_s, "members": members, "medical_lines": lines,
-            "pharmacy_lines": summary["counts"]["pharmacy_claim"], "generate_s": gen_s,
-            "build_s": result.seconds, "parquet_mb": _size(out) / 1e6,
-            "mart_mb": ws.mart_path.stat().st_size / 1e6}
+    return {
+        "query_s": query_s,
+        "members": members,
+        "medical_lines": lines,
+        "pharmacy_lines": summary["counts"]["pharmacy_claim"],
+        "generate_s": gen_s,
+        "build_s": result.seconds,
+        "parquet_mb": _size(out) / 1e6,
+        "mart_mb": ws.mart_path.stat().st_size / 1e6,
+    }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--members", type=int, nargs="*",
-                    help="member counts to run (default: sizes giving ~1M and ~10M claim lines)")
+    ap.add_argument(
+        "--members",
+        type=int,
+        nargs="*",
+        help="member counts to run (default: sizes giving ~1M and ~10M claim lines)",
+    )
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
@@ -63,16 +80,22 @@ def main() -> None:
     sizes = args.members or [LINES_1M_MEMBERS, LINES_10M_MEMBERS]
     rows = [run(m, args.months, workdir) for m in sizes]
     base = rows[0]
-    print(f"{'members':>9} {'med lines':>11} {'rx lines':>10} {'gen s':>7} {'build s':>8} "
-          f"{'lines/s build':>14} {'query s':>8} {'parquet MB':>11} {'mart MB':>8} {'x lines':>8} "
-          f"{'x build':>8}")
+    print(
+        f"{'members':>9} {'med lines':>11} {'rx lines':>10} {'gen s':>7} {'build s':>8} "
+        f"{'lines/s build':>14} {'query s':>8} {'parquet MB':>11} {'mart MB':>8} {'x lines':>8} "
+        f"{'x build':>8}"
+    )
     for r in rows:
-        print(f"{r['members']:>9,} {r['medical_lines']:>11,} {r['pharmacy_lines']:>10,} "
-              f"{r['generate_s']:>7.1f} {r['build_s']:>8.1f} "
-              f"{r['medical_lines'] / r['build_s']:>14,.0f} {r['query_s']:>8.1f} {r['parquet_mb']:>11.0f} {r['mart_mb']:>8.0f} "
-              f"{r['medical_lines'] / base['medical_lines']:>8.1f} {r['build_s'] / base['build_s']:>8.1f}")
-    print(f"(36 months; query = total_cost_pmpm and ed_visits_per_1000 by organization x month for "
-          f"one year; machine: {os.cpu_count()} cores; workdir {workdir})")
+        print(
+            f"{r['members']:>9,} {r['medical_lines']:>11,} {r['pharmacy_lines']:>10,} "
+            f"{r['generate_s']:>7.1f} {r['build_s']:>8.1f} "
+            f"{r['medical_lines'] / r['build_s']:>14,.0f} {r['query_s']:>8.1f} {r['parquet_mb']:>11.0f} {r['mart_mb']:>8.0f} "
+            f"{r['medical_lines'] / base['medical_lines']:>8.1f} {r['build_s'] / base['build_s']:>8.1f}"
+        )
+    print(
+        f"(36 months; query = total_cost_pmpm and ed_visits_per_1000 by organization x month for "
+        f"one year; machine: {os.cpu_count()} cores; workdir {workdir})"
+    )
 
 
 # About 85 medical claim lines per member over 36 months in the demo data.

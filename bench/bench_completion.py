@@ -8,6 +8,7 @@ are removed, the chain ladder completes every incurred month, and the completed 
 compared with what was paid by the latest paid-through date (incurred months at least 12 months
 old by then). Prints the error by lag month (months from incurral to the cut).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,12 +43,16 @@ def main() -> None:
     bt = backtest(ws)
     table = backtest_by_lag(bt)
     secs = time.perf_counter() - t
-    print(f"Data: {data} (paid through {ws.good['paid_through']}); backtest in {secs:.1f}s, "
-          f"{len(bt)} (cut, incurred month) cells")
+    print(
+        f"Data: {data} (paid through {ws.good['paid_through']}); backtest in {secs:.1f}s, "
+        f"{len(bt)} (cut, incurred month) cells"
+    )
     print("lag  cells  mean error  mean |error|  max |error|  raw shortfall  inside 95% range")
     for r in table.itertuples(index=False):
-        print(f"{r.lag:>3}  {r.cells:>5}  {r.mean_error:>+10.2%}  {r.mean_abs_error:>12.2%}  "
-              f"{r.max_abs_error:>11.2%}  {r.raw_shortfall:>+13.2%}  {r.inside_range:>16.0%}")
+        print(
+            f"{r.lag:>3}  {r.cells:>5}  {r.mean_error:>+10.2%}  {r.mean_abs_error:>12.2%}  "
+            f"{r.max_abs_error:>11.2%}  {r.raw_shortfall:>+13.2%}  {r.inside_range:>16.0%}"
+        )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ widgets.header(ctx, "Cost of care")
 @st.cache_data(show_spinner="Computing…")
 def _monthly_cost(data_dir, build_id, viewer_key, start, end, org, payer, cap_amount, cap_pct):
     cap = HighCostCap(amount=cap_amount, percentile=cap_pct) if (cap_amount or cap_pct) else None
-    return cost.monthly_cost(Workspace.open(data_dir), Viewer.parse(viewer_key), Period(start, end),
-                             org, payer, cap)
+    return cost.monthly_cost(
+        Workspace.open(data_dir), Viewer.parse(viewer_key), Period(start, end), org, payer, cap
+    )
 
 
 @st.cache_data(show_spinner="Computing…")
@@ -34,8 +35,9 @@ def _expenditure(data_dir, build_id, viewer_key, start, end, org, cap_amount, ca
 @st.cache_data(show_spinner="Finding high-cost claimants…")
 def _claimants(data_dir, build_id, viewer_key, start, end, org, payer, cap_amount, cap_pct):
     cap = HighCostCap(amount=cap_amount, percentile=cap_pct)
-    return cost.high_cost_claimants(Workspace.open(data_dir), Viewer.parse(viewer_key), Period(start, end),
-                                    cap, org, payer)
+    return cost.high_cost_claimants(
+        Workspace.open(data_dir), Viewer.parse(viewer_key), Period(start, end), cap, org, payer
+    )
 
 
 @st.cache_data(show_spinner="Scoring risk (CMS-HCC; first time only)…")
@@ -43,15 +45,22 @@ def _risk(data_dir, build_id, viewer_key, start, end, by, org, payer, cap_amount
     ws, viewer, period = Workspace.open(data_dir), Viewer.parse(viewer_key), Period(start, end)
     dollars = None
     if cap_amount or cap_pct:
-        dollars = cost.capped_person_dollars(ws, viewer, period, org, payer,
-                                             HighCostCap(amount=cap_amount, percentile=cap_pct))
+        dollars = cost.capped_person_dollars(
+            ws, viewer, period, org, payer, HighCostCap(amount=cap_amount, percentile=cap_pct)
+        )
     return risk.risk_adjusted(ws, viewer, period, by, org, payer, dollars)
 
 
 @st.cache_data(show_spinner="Decomposing…")
 def _moved(data_dir, build_id, viewer_key, b_start, b_end, a_start, a_end, org, payer):
-    return cost.what_moved(Workspace.open(data_dir), Viewer.parse(viewer_key), Period(b_start, b_end),
-                           Period(a_start, a_end), org, payer)
+    return cost.what_moved(
+        Workspace.open(data_dir),
+        Viewer.parse(viewer_key),
+        Period(b_start, b_end),
+        Period(a_start, a_end),
+        org,
+        payer,
+    )
 
 
 key = (str(ctx.ws.data_dir), ctx.build_id, ctx.viewer.key)
@@ -63,13 +72,19 @@ full = data_period(ctx.ws)
 cap_choice = cost.contract_cap(ctx.ws, ctx.viewer, org)
 c1, c2 = st.columns([2, 3])
 with c1:
-    capped = st.toggle(f"Cap high-cost claimants at {cap_choice.label}", value=False, key="cost_cap",
-                       help="Each member's paid dollars above the cap in a calendar year are removed "
-                            f"(cap from {cap_choice.source}).")
+    capped = st.toggle(
+        f"Cap high-cost claimants at {cap_choice.label}",
+        value=False,
+        key="cost_cap",
+        help="Each member's paid dollars above the cap in a calendar year are removed "
+        f"(cap from {cap_choice.source}).",
+    )
 with c2:
-    st.caption(f"High-cost cap: **{cap_choice.label}** — {cap_choice.source}. "
-               f"Claims paid through **{paid_through}**; recent months are completed for claims still "
-               "to arrive (chain ladder on the lag triangle, vbc/completion.py).")
+    st.caption(
+        f"High-cost cap: **{cap_choice.label}** — {cap_choice.source}. "
+        f"Claims paid through **{paid_through}**; recent months are completed for claims still "
+        "to arrive (chain ladder on the lag triangle, vbc/completion.py)."
+    )
 cap = cap_choice.cap if capped else None
 cap_args = (cap.amount, cap.percentile) if cap else (None, None)
 
@@ -84,8 +99,10 @@ t1, t2, t3, t4 = st.columns(4)
 with t1, st.container(border=True):
     st.markdown("**Completed PMPM**" + (" (capped)" if capped else ""))
     st.markdown(f"### ${exp['pmpm']:,.2f}")
-    st.caption(f"range ${exp['pmpm_low']:,.2f} – ${exp['pmpm_high']:,.2f} · "
-               f"{exp['member_months']:,.0f} member months")
+    st.caption(
+        f"range ${exp['pmpm_low']:,.2f} – ${exp['pmpm_high']:,.2f} · "
+        f"{exp['member_months']:,.0f} member months"
+    )
 with t2, st.container(border=True):
     st.markdown("**Raw PMPM (paid so far)**")
     st.markdown(f"### ${exp['pmpm_raw']:,.2f}")
@@ -96,17 +113,24 @@ with t3, st.container(border=True):
     if bench:
         gap = exp["pmpm"] - bench[0]
         st.markdown(f"### ${bench[0]:,.2f}")
-        st.caption(f"completed is **${abs(gap):,.2f} ({abs(gap) / bench[0]:.1%}) "
-                   f"{'above' if gap > 0 else 'below'}** the benchmark · {bench[1]}")
+        st.caption(
+            f"completed is **${abs(gap):,.2f} ({abs(gap) / bench[0]:.1%}) "
+            f"{'above' if gap > 0 else 'below'}** the benchmark · {bench[1]}"
+        )
     else:
         st.markdown("### —")
-        st.caption("Choose an organization: a contract benchmark belongs to one organization."
-                   if not org else f"No contract with a fixed benchmark PMPM for {org}.")
+        st.caption(
+            "Choose an organization: a contract benchmark belongs to one organization."
+            if not org
+            else f"No contract with a fixed benchmark PMPM for {org}."
+        )
 with t4, st.container(border=True):
     st.markdown("**Dollars removed by the cap**")
     if capped:
         st.markdown(f"### ${exp['capped_dollars']:,.0f}")
-        st.caption(f"{exp['capped_dollars'] / exp['member_months']:,.2f} PMPM" if exp["member_months"] else "")
+        st.caption(
+            f"{exp['capped_dollars'] / exp['member_months']:,.2f} PMPM" if exp["member_months"] else ""
+        )
     else:
         st.markdown("### not applied")
         st.caption("Turn on the cap above to remove each member's dollars above it.")
@@ -118,44 +142,77 @@ labels = {"total": "Total cost of care", **CATEGORY_LABELS}
 cat = st.radio("Category", choices, format_func=labels.get, horizontal=True, key="cost_cat")
 if cat == "total" and capped:
     m = _monthly_cost(*key, full.start, full.end, org, ctx.payer, *cap_args)
-    trend = pd.DataFrame({"month": m["month"], "raw": m["pmpm_capped_raw"], "completed": m["pmpm"],
-                          "low": m["pmpm_low"], "high": m["pmpm_high"], "incomplete": m["incomplete"],
-                          "suppressed": False})
+    trend = pd.DataFrame(
+        {
+            "month": m["month"],
+            "raw": m["pmpm_capped_raw"],
+            "completed": m["pmpm"],
+            "low": m["pmpm_low"],
+            "high": m["pmpm_high"],
+            "incomplete": m["incomplete"],
+            "suppressed": False,
+        }
+    )
 else:
     base = "total_cost_pmpm" if cat == "total" else f"pmpm_{cat}"
     frame = context.metrics(ctx, [base, f"{base}_completed"], by=["month"], period=full)
     raw = frame[frame["metric_id"] == base].set_index("month")
     comp = frame[frame["metric_id"] == f"{base}_completed"].set_index("month")
     months = sorted(raw.index.dropna())
-    trend = pd.DataFrame({"month": months, "raw": raw["value"].reindex(months).to_numpy(),
-                          "completed": comp["value"].reindex(months).to_numpy(),
-                          "low": comp["ci_low"].reindex(months).to_numpy(),
-                          "high": comp["ci_high"].reindex(months).to_numpy(),
-                          "incomplete": comp["incomplete"].reindex(months).fillna(False).astype(bool).to_numpy(),
-                          "suppressed": raw["suppressed"].reindex(months).fillna(False).to_numpy()})
+    trend = pd.DataFrame(
+        {
+            "month": months,
+            "raw": raw["value"].reindex(months).to_numpy(),
+            "completed": comp["value"].reindex(months).to_numpy(),
+            "low": comp["ci_low"].reindex(months).to_numpy(),
+            "high": comp["ci_high"].reindex(months).to_numpy(),
+            "incomplete": comp["incomplete"].reindex(months).fillna(False).astype(bool).to_numpy(),
+            "suppressed": raw["suppressed"].reindex(months).fillna(False).to_numpy(),
+        }
+    )
 if trend["suppressed"].any():
     st.info("Some months are suppressed in the de-identified view (fewer than 11 people).")
-widgets.completion_chart(trend["month"].tolist(), trend["raw"].tolist(), trend["completed"].tolist(),
-                         trend["low"].tolist(), trend["high"].tolist(), trend["incomplete"].tolist(),
-                         benchmark=bench[0] if (bench and cat == "total") else None,
-                         paid_through=paid_through, key="cost_completion_chart")
+widgets.completion_chart(
+    trend["month"].tolist(),
+    trend["raw"].tolist(),
+    trend["completed"].tolist(),
+    trend["low"].tolist(),
+    trend["high"].tolist(),
+    trend["incomplete"].tolist(),
+    benchmark=bench[0] if (bench and cat == "total") else None,
+    paid_through=paid_through,
+    key="cost_completion_chart",
+)
 n_inc = int(trend["incomplete"].sum())
 st.caption(
     f"Paid through **{paid_through}**. The shaded {n_inc} month(s) still have claims arriving (less than "
     f"{completion.COMPLETE_SHARE:.1%} of their dollars paid by now): read the **completed** line, not the "
     "raw one, whose drop there is only unpaid claims. The band is the completion range (95%, Mack's "
-    "standard error of the chain ladder).")
+    "standard error of the chain ladder)."
+)
 
 st.markdown("**Is the completed PMPM changing? (XmR chart)**")
-metric_for_chart = describe(ctx.registry, "total_cost_pmpm_completed" if cat == "total"
-                            else f"pmpm_{cat}_completed")
-widgets.spc_chart(metric_for_chart, trend["month"].tolist(), trend["completed"].tolist(), kind="xmr",
-                  incomplete=trend["incomplete"].tolist(), y_title="completed PMPM ($)",
-                  key="cost_xmr")
-st.caption("Limits are 2.66 × the mean moving range around the mean of complete months; hollow points "
-           "are incomplete months, kept out of the limits and the rules."
-           + (" With the cap on, a single catastrophic case no longer drives the chart." if capped else
-              " A single catastrophic case can make a month a signal: compare with the cap on."))
+metric_for_chart = describe(
+    ctx.registry, "total_cost_pmpm_completed" if cat == "total" else f"pmpm_{cat}_completed"
+)
+widgets.spc_chart(
+    metric_for_chart,
+    trend["month"].tolist(),
+    trend["completed"].tolist(),
+    kind="xmr",
+    incomplete=trend["incomplete"].tolist(),
+    y_title="completed PMPM ($)",
+    key="cost_xmr",
+)
+st.caption(
+    "Limits are 2.66 × the mean moving range around the mean of complete months; hollow points "
+    "are incomplete months, kept out of the limits and the rules."
+    + (
+        " With the cap on, a single catastrophic case no longer drives the chart."
+        if capped
+        else " A single catastrophic case can make a month a signal: compare with the cap on."
+    )
+)
 widgets.csv_download(trend, ctx.stamp, f"pmpm_{cat}_completed_by_month.csv", key="cost_trend_csv")
 
 # ------------------------------------------------------------------ by category
@@ -173,14 +230,27 @@ for c in ["total", *SERVICE_CATEGORIES]:
         continue
     r, k = r.iloc[0], k.iloc[0]
     if r["suppressed"]:
-        rows.append({"Category": labels[c], "Raw PMPM": "suppressed", "Completed PMPM": "suppressed",
-                     "Completion range": "", "95% interval (raw)": ""})
+        rows.append(
+            {
+                "Category": labels[c],
+                "Raw PMPM": "suppressed",
+                "Completed PMPM": "suppressed",
+                "Completion range": "",
+                "95% interval (raw)": "",
+            }
+        )
         continue
-    rows.append({"Category": labels[c], "Raw PMPM": f"${r['value']:,.2f}",
-                 "Completed PMPM": f"${k['value']:,.2f}",
-                 "Completion range": f"${k['ci_low']:,.2f} – ${k['ci_high']:,.2f}",
-                 "95% interval (raw)": widgets.interval_text(describe(ctx.registry, base), r["ci_low"],
-                                                             r["ci_high"])})
+    rows.append(
+        {
+            "Category": labels[c],
+            "Raw PMPM": f"${r['value']:,.2f}",
+            "Completed PMPM": f"${k['value']:,.2f}",
+            "Completion range": f"${k['ci_low']:,.2f} – ${k['ci_high']:,.2f}",
+            "95% interval (raw)": widgets.interval_text(
+                describe(ctx.registry, base), r["ci_low"], r["ci_high"]
+            ),
+        }
+    )
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 allowed = by_cat[by_cat["metric_id"] == "total_allowed_pmpm"]
 if len(allowed) and not allowed.iloc[0]["suppressed"]:
@@ -188,59 +258,109 @@ if len(allowed) and not allowed.iloc[0]["suppressed"]:
 
 # ------------------------------------------------------------------ by group
 st.subheader("By organization, TIN and PCP")
-group = st.radio("Group by", ["organization", "tin", "npi"], horizontal=True, key="cost_group",
-                 format_func={"organization": "Organization", "tin": "TIN", "npi": "PCP"}.get)
+group = st.radio(
+    "Group by",
+    ["organization", "tin", "npi"],
+    horizontal=True,
+    key="cost_group",
+    format_func={"organization": "Organization", "tin": "TIN", "npi": "PCP"}.get,
+)
 g = context.metrics(ctx, ["total_cost_pmpm", "total_cost_pmpm_completed"], by=[group])
 raw_g = g[g["metric_id"] == "total_cost_pmpm"]
 comp_g = g[g["metric_id"] == "total_cost_pmpm_completed"].set_index(raw_g.index)
 tbl = widgets.table_for_display(describe(ctx.registry, "total_cost_pmpm"), raw_g, [group])
-tbl["Completed PMPM"] = ["suppressed" if s else f"${v:,.2f}"
-                         for v, s in zip(comp_g["value"], comp_g["suppressed"])]
-tbl["Completion range"] = ["" if s else f"${lo:,.2f} – ${hi:,.2f}"
-                           for lo, hi, s in zip(comp_g["ci_low"], comp_g["ci_high"], comp_g["suppressed"])]
+tbl["Completed PMPM"] = [
+    "suppressed" if s else f"${v:,.2f}" for v, s in zip(comp_g["value"], comp_g["suppressed"])
+]
+tbl["Completion range"] = [
+    "" if s else f"${lo:,.2f} – ${hi:,.2f}"
+    for lo, hi, s in zip(comp_g["ci_low"], comp_g["ci_high"], comp_g["suppressed"])
+]
 st.dataframe(tbl, hide_index=True, width="stretch")
 
 # ------------------------------------------------------------------ risk adjusted
 st.subheader("Risk-adjusted: observed against expected")
-rby = st.radio("Risk table by", ["organization", "tin", "npi"], horizontal=True, key="risk_group",
-               format_func={"organization": "Organization", "tin": "TIN", "npi": "PCP"}.get)
+rby = st.radio(
+    "Risk table by",
+    ["organization", "tin", "npi"],
+    horizontal=True,
+    key="risk_group",
+    format_func={"organization": "Organization", "tin": "TIN", "npi": "PCP"}.get,
+)
 rtab, sources = _risk(*key, ctx.period.start, ctx.period.end, rby, org, ctx.payer, *cap_args)
 if rtab.empty:
     st.info("No member months in this selection.")
 else:
-    show = pd.DataFrame({
-        {"organization": "Organization", "tin": "TIN", "npi": "PCP NPI"}[rby]: rtab["group"],
-        "Member months": ["suppressed" if s else f"{v:,.0f}" for v, s in zip(rtab["member_months"], rtab["suppressed"])],
-        "Average risk (normalized)": ["" if s else f"{v:.3f}" for v, s in zip(rtab["risk"], rtab["suppressed"])],
-        "Observed PMPM": ["" if s else f"${v:,.2f}" for v, s in zip(rtab["observed_pmpm"], rtab["suppressed"])],
-        "Expected PMPM": ["" if s else f"${v:,.2f}" for v, s in zip(rtab["expected_pmpm"], rtab["suppressed"])],
-        "Observed / expected": ["" if s else f"{v:.2f}" for v, s in zip(rtab["ratio"], rtab["suppressed"])],
-    })
+    show = pd.DataFrame(
+        {
+            {"organization": "Organization", "tin": "TIN", "npi": "PCP NPI"}[rby]: rtab["group"],
+            "Member months": [
+                "suppressed" if s else f"{v:,.0f}" for v, s in zip(rtab["member_months"], rtab["suppressed"])
+            ],
+            "Average risk (normalized)": [
+                "" if s else f"{v:.3f}" for v, s in zip(rtab["risk"], rtab["suppressed"])
+            ],
+            "Observed PMPM": [
+                "" if s else f"${v:,.2f}" for v, s in zip(rtab["observed_pmpm"], rtab["suppressed"])
+            ],
+            "Expected PMPM": [
+                "" if s else f"${v:,.2f}" for v, s in zip(rtab["expected_pmpm"], rtab["suppressed"])
+            ],
+            "Observed / expected": [
+                "" if s else f"{v:.2f}" for v, s in zip(rtab["ratio"], rtab["suppressed"])
+            ],
+        }
+    )
     st.dataframe(show, hide_index=True, width="stretch")
-    st.caption("Expected PMPM = this view's PMPM × the group's average risk score, normalized so the "
-               "whole view averages 1.0 (so its ratio is 1.00). Above 1.0: costlier than its risk "
-               "predicts. Paid dollars " + ("after the cap" if capped else "uncapped") +
-               ", not completed. Risk scores: " + "; ".join(f"{y}: {s}" for y, s in sorted(sources.items())) + ".")
+    st.caption(
+        "Expected PMPM = this view's PMPM × the group's average risk score, normalized so the "
+        "whole view averages 1.0 (so its ratio is 1.00). Above 1.0: costlier than its risk "
+        "predicts. Paid dollars "
+        + ("after the cap" if capped else "uncapped")
+        + ", not completed. Risk scores: "
+        + "; ".join(f"{y}: {s}" for y, s in sorted(sources.items()))
+        + "."
+    )
 
 # ------------------------------------------------------------------ high-cost claimants
 st.subheader("High-cost claimants")
-claim = _claimants(*key, ctx.period.start, ctx.period.end, org, ctx.payer, cap_choice.cap.amount,
-                   cap_choice.cap.percentile)
+claim = _claimants(
+    *key, ctx.period.start, ctx.period.end, org, ctx.payer, cap_choice.cap.amount, cap_choice.cap.percentile
+)
 if claim.empty:
     st.success(f"Nobody's annual paid cost exceeds the cap ({cap_choice.label}) in this period.")
 elif ctx.viewer.member_level:
-    st.markdown(f"{len(claim)} member-year(s) above the cap; **${claim['capped_dollars'].sum():,.0f}** "
-                "would be removed by it.")
-    st.dataframe(claim.assign(**{c: claim[c].map("${:,.0f}".format) for c in
-                                 ("annual_paid", "cap", "capped_dollars")}), hide_index=True,
-                 width="stretch")
+    st.markdown(
+        f"{len(claim)} member-year(s) above the cap; **${claim['capped_dollars'].sum():,.0f}** "
+        "would be removed by it."
+    )
+    st.dataframe(
+        claim.assign(
+            **{c: claim[c].map("${:,.0f}".format) for c in ("annual_paid", "cap", "capped_dollars")}
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 else:
     st.markdown("De-identified: no member ids; counts of 1 to 10 are hidden.")
-    st.dataframe(pd.DataFrame({
-        "Year": claim["year"], "Organization": claim["organization"],
-        "Members above the cap": ["1–10 (hidden)" if s else f"{v:,.0f}" for v, s in zip(claim["claimants"], claim["suppressed"])],
-        "Dollars above the cap": ["hidden" if s else f"${v:,.0f}" for v, s in zip(claim["capped_dollars"], claim["suppressed"])],
-    }), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Year": claim["year"],
+                "Organization": claim["organization"],
+                "Members above the cap": [
+                    "1–10 (hidden)" if s else f"{v:,.0f}"
+                    for v, s in zip(claim["claimants"], claim["suppressed"])
+                ],
+                "Dollars above the cap": [
+                    "hidden" if s else f"${v:,.0f}"
+                    for v, s in zip(claim["capped_dollars"], claim["suppressed"])
+                ],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
 
 # ------------------------------------------------------------------ what moved
 st.subheader("What moved since the same months a year earlier")
@@ -252,27 +372,44 @@ else:
     if moved.empty:
         st.info("Nothing to compare.")
     elif ctx.viewer.suppresses:
-        st.info("The decomposition is shown to payer and organization viewers only (it is built from "
-                "counts that can be small).")
+        st.info(
+            "The decomposition is shown to payer and organization viewers only (it is built from "
+            "counts that can be small)."
+        )
     else:
         total_change = moved["change"].sum()
-        st.markdown(f"Total cost of care PMPM {'rose' if total_change > 0 else 'fell'} "
-                    f"**${abs(total_change):,.2f}** from {before.label} to {ctx.period.label} "
-                    "(completed, uncapped). Largest moves:")
-        for r in moved.reindex(moved["change"].abs().sort_values(ascending=False).index).head(4).to_dict("records"):
+        st.markdown(
+            f"Total cost of care PMPM {'rose' if total_change > 0 else 'fell'} "
+            f"**${abs(total_change):,.2f}** from {before.label} to {ctx.period.label} "
+            "(completed, uncapped). Largest moves:"
+        )
+        for r in (
+            moved.reindex(moved["change"].abs().sort_values(ascending=False).index).head(4).to_dict("records")
+        ):
             st.markdown(f"- {cost.sentence(r)}")
-        st.dataframe(pd.DataFrame({
-            "Category": moved["label"],
-            "PMPM before": moved["pmpm_before"].map("${:,.2f}".format),
-            "PMPM after": moved["pmpm_after"].map("${:,.2f}".format),
-            "Change": moved["change"].map("${:+,.2f}".format),
-            "Utilization": moved["utilization"].map("${:+,.2f}".format),
-            "Unit cost": moved["unit_cost"].map("${:+,.2f}".format),
-            "Both together (mix)": moved["mix"].map("${:+,.2f}".format),
-            "Events": moved["events"],
-            "Per 1,000 before → after": [f"{a:,.0f} → {b:,.0f}" for a, b in zip(moved["per_1000_before"], moved["per_1000_after"])],
-        }), hide_index=True, width="stretch")
-        st.caption("Utilization = change in events per member month × last year's cost per event; unit "
-                   "cost = change in cost per event × last year's events per member month; both together "
-                   "= the product of the two changes. The three add up exactly to the change. Dollars and "
-                   "events of incomplete months are completed with the category's factors.")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Category": moved["label"],
+                    "PMPM before": moved["pmpm_before"].map("${:,.2f}".format),
+                    "PMPM after": moved["pmpm_after"].map("${:,.2f}".format),
+                    "Change": moved["change"].map("${:+,.2f}".format),
+                    "Utilization": moved["utilization"].map("${:+,.2f}".format),
+                    "Unit cost": moved["unit_cost"].map("${:+,.2f}".format),
+                    "Both together (mix)": moved["mix"].map("${:+,.2f}".format),
+                    "Events": moved["events"],
+                    "Per 1,000 before → after": [
+                        f"{a:,.0f} → {b:,.0f}"
+                        for a, b in zip(moved["per_1000_before"], moved["per_1000_after"])
+                    ],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+        st.caption(
+            "Utilization = change in events per member month × last year's cost per event; unit "
+            "cost = change in cost per event × last year's events per member month; both together "
+            "= the product of the two changes. The three add up exactly to the change. Dollars and "
+            "events of incomplete months are completed with the category's factors."
+        )

@@ -1,4 +1,5 @@
 """Data health: what the last build found, dollars that match no member month, claims run-out."""
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -12,13 +13,16 @@ widgets.header(ctx, "Data health")
 good = ctx.ws.good
 st.markdown(
     f"Extracts: `{ctx.ws.data_dir}` · last good build {good.get('built_at')} · "
-    f"attribution: {good.get('attribution_source')}")
+    f"attribution: {good.get('attribution_source')}"
+)
 
 if ctx.failed_report is not None:
     st.subheader("The newest extracts failed validation")
     st.error("Nothing below changed: the last good build keeps serving until these are fixed.")
-    st.dataframe(pd.DataFrame([f.__dict__ for f in ctx.failed_report.errors])
-                 [["table", "column", "rows", "message"]], hide_index=True)
+    st.dataframe(
+        pd.DataFrame([f.__dict__ for f in ctx.failed_report.errors])[["table", "column", "rows", "message"]],
+        hide_index=True,
+    )
 
 report = ctx.ws.report()
 st.subheader("Findings of the build now serving")
@@ -26,8 +30,7 @@ if report.findings:
     findings = pd.DataFrame([f.__dict__ for f in report.findings])
     findings["amount"] = findings["amount"].map(lambda a: "" if pd.isna(a) else f"${a:,.2f}")
     findings["column"] = findings["column"].fillna("")
-    st.dataframe(findings[["severity", "table", "column", "rows", "amount", "message"]],
-                 hide_index=True)
+    st.dataframe(findings[["severity", "table", "column", "rows", "amount", "message"]], hide_index=True)
 else:
     st.success("No problems found in the extracts.")
 
@@ -37,16 +40,20 @@ if unmatched.empty:
     st.success("Every paid dollar falls in a month with eligibility for that person and payer.")
 else:
     total = unmatched["paid_amount"].sum()
-    st.warning(f"${total:,.2f} paid in {int(unmatched['claim_lines'].sum()):,} claim lines falls in "
-               "months with no eligibility. These dollars are in no PMPM; they are listed here so "
-               "they can be traced, not dropped silently.")
-    st.dataframe(unmatched.assign(paid_amount=unmatched["paid_amount"].map("${:,.2f}".format)),
-                 hide_index=True)
+    st.warning(
+        f"${total:,.2f} paid in {int(unmatched['claim_lines'].sum()):,} claim lines falls in "
+        "months with no eligibility. These dollars are in no PMPM; they are listed here so "
+        "they can be traced, not dropped silently."
+    )
+    st.dataframe(
+        unmatched.assign(paid_amount=unmatched["paid_amount"].map("${:,.2f}".format)), hide_index=True
+    )
 
 st.subheader("Rows per table")
 counts = health.table_counts(ctx.ws)
-st.dataframe(counts.assign(rows=counts["rows"].map("{:,}".format)), hide_index=True,
-             height=36 * (len(counts) + 1) + 4)
+st.dataframe(
+    counts.assign(rows=counts["rows"].map("{:,}".format)), hide_index=True, height=36 * (len(counts) + 1) + 4
+)
 
 st.subheader("Claims run-out: how long claims take to be paid")
 lag = health.payment_lag(ctx.ws)
@@ -54,13 +61,19 @@ if lag.empty:
     st.info("Not enough history (12 months) to measure payment lags yet.")
 else:
     runout = health.runout_months(ctx.ws)
-    fig = px.bar(lag, x="lag", y="cumulative",
-                 labels={"lag": "Months from service to payment", "cumulative": "Share of dollars paid"})
+    fig = px.bar(
+        lag,
+        x="lag",
+        y="cumulative",
+        labels={"lag": "Months from service to payment", "cumulative": "Share of dollars paid"},
+    )
     fig.update_traces(marker_color=widgets.BLUE)
     fig.update_layout(height=360, font=widgets.FONT, yaxis_tickformat=".0%", plot_bgcolor="white")
     st.plotly_chart(fig, key="lag_chart")
-    st.caption(f"{health.COMPLETE_SHARE:.1%} of dollars are paid within {runout} month(s) of the "
-               f"month of service, so the latest {runout} incurred month(s) are marked incomplete.")
+    st.caption(
+        f"{health.COMPLETE_SHARE:.1%} of dollars are paid within {runout} month(s) of the "
+        f"month of service, so the latest {runout} incurred month(s) are marked incomplete."
+    )
 
 st.subheader("How well are recent months completed? (backtest)")
 
@@ -77,21 +90,29 @@ def _backtest(data_dir: str, build_id: str, viewer_key: str):
 
 by_lag, cells = _backtest(str(ctx.ws.data_dir), ctx.build_id, ctx.viewer.key)
 if by_lag.empty:
-    st.info("Not enough history to backtest the completion yet (it needs incurred months that are at "
-            "least 12 months old by the paid-through date).")
+    st.info(
+        "Not enough history to backtest the completion yet (it needs incurred months that are at "
+        "least 12 months old by the paid-through date)."
+    )
 else:
     st.markdown(
         "The claims were cut at earlier paid-through dates (6 to 18 months before "
         f"{ctx.stamp['paid_through']}), each incurred month was completed with the chain ladder, and the "
         "result compared with what was paid in the end. **Error** is completed ÷ eventually paid − 1; "
-        "**raw shortfall** is what the raw (uncompleted) dollars would have said.")
-    st.dataframe(pd.DataFrame({
-        "Months since incurral at the cut": by_lag["lag"],
-        "Months tested": by_lag["cells"],
-        "Mean error": by_lag["mean_error"].map("{:+.1%}".format),
-        "Mean absolute error": by_lag["mean_abs_error"].map("{:.1%}".format),
-        "Largest absolute error": by_lag["max_abs_error"].map("{:.1%}".format),
-        "Raw shortfall": by_lag["raw_shortfall"].map("{:+.1%}".format),
-        "Inside the 95% range": by_lag["inside_range"].map("{:.0%}".format),
-    }), hide_index=True)
+        "**raw shortfall** is what the raw (uncompleted) dollars would have said."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Months since incurral at the cut": by_lag["lag"],
+                "Months tested": by_lag["cells"],
+                "Mean error": by_lag["mean_error"].map("{:+.1%}".format),
+                "Mean absolute error": by_lag["mean_abs_error"].map("{:.1%}".format),
+                "Largest absolute error": by_lag["max_abs_error"].map("{:.1%}".format),
+                "Raw shortfall": by_lag["raw_shortfall"].map("{:+.1%}".format),
+                "Inside the 95% range": by_lag["inside_range"].map("{:.0%}".format),
+            }
+        ),
+        hide_index=True,
+    )
     st.caption(f"{cells} (cut, incurred month) comparisons, in this view's scope.")

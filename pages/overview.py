@@ -1,4 +1,5 @@
 """Overview: the headline numbers for the period, by organization, and the monthly trend."""
+
 import streamlit as st
 
 from vbc.ui import context, widgets
@@ -22,26 +23,34 @@ tabs = st.tabs([metrics[m].name for m in HEADLINE])
 for tab, metric_id in zip(tabs, HEADLINE):
     with tab:
         rows = by_org[by_org["metric_id"] == metric_id]
-        st.dataframe(widgets.table_for_display(metrics[metric_id], rows, ["organization"]),
-                     hide_index=True)
+        st.dataframe(widgets.table_for_display(metrics[metric_id], rows, ["organization"]), hide_index=True)
 
 st.subheader("Monthly trend")
 incomplete_set = set(context.incomplete_months(str(ctx.ws.data_dir), ctx.build_id))
 monthly = context.metrics(ctx, HEADLINE, by=["month"])
 all_months = sorted(monthly["month"].dropna().unique())
-choice = st.radio("Measure", HEADLINE, format_func=lambda m: metrics[m].name, horizontal=True,
-                  key="overview_trend")
+choice = st.radio(
+    "Measure", HEADLINE, format_func=lambda m: metrics[m].name, horizontal=True, key="overview_trend"
+)
 rows = monthly[monthly["metric_id"] == choice].set_index("month").reindex(all_months)
 incomplete = [m in incomplete_set for m in all_months]
 if rows["suppressed"].fillna(False).any():
     st.info("Some months are suppressed in the de-identified view (fewer than 11 people or events).")
-widgets.spc_chart(metrics[choice], all_months, rows["value"].tolist(), incomplete=incomplete,
-                  target=metrics[choice].target, key="overview_spc")
+widgets.spc_chart(
+    metrics[choice],
+    all_months,
+    rows["value"].tolist(),
+    incomplete=incomplete,
+    target=metrics[choice].target,
+    key="overview_spc",
+)
 if incomplete_set:
     st.caption(
         f"Incurred months {min(incomplete_set)} to {max(incomplete_set)} are inside the claims run-out "
         f"window at the paid-through date {ctx.stamp['paid_through']} (from how long claims in this "
         "extract take to be paid): they are drawn hollow and kept out of the limits, because their "
-        "claims are still arriving. The Cost page shows them completed.")
-widgets.csv_download(monthly[monthly["metric_id"] == choice], ctx.stamp,
-                     f"{choice}_by_month.csv", key="overview_csv")
+        "claims are still arriving. The Cost page shows them completed."
+    )
+widgets.csv_download(
+    monthly[monthly["metric_id"] == choice], ctx.stamp, f"{choice}_by_month.csv", key="overview_csv"
+)

@@ -1,5 +1,6 @@
 """Quality: the contract's measures with how sure each rate is, a p-chart per measure, the breakdown
 by TIN and PCP, and the definition behind every number."""
+
 import math
 
 import pandas as pd
@@ -16,20 +17,44 @@ widgets.header(ctx, "Quality")
 
 
 @st.cache_data(show_spinner="Computing the monthly series…")
-def _trend(data_dir: str, build_id: str, definitions: str, viewer_key: str, metric_id: str,
-           filters: tuple, by: tuple, rolling: bool = True) -> pd.DataFrame:
+def _trend(
+    data_dir: str,
+    build_id: str,
+    definitions: str,
+    viewer_key: str,
+    metric_id: str,
+    filters: tuple,
+    by: tuple,
+    rolling: bool = True,
+) -> pd.DataFrame:
     # Every argument is part of the cache key, the viewer included.
-    return quality.trend(Workspace.open(data_dir), context.registry(), metric_id,
-                         Viewer.parse(viewer_key), dict(filters), list(by), rolling=rolling)
+    return quality.trend(
+        Workspace.open(data_dir),
+        context.registry(),
+        metric_id,
+        Viewer.parse(viewer_key),
+        dict(filters),
+        list(by),
+        rolling=rolling,
+    )
 
 
 @st.cache_data(show_spinner=False)
-def _composite(data_dir: str, build_id: str, definitions: str, viewer_key: str,
-               contract_org: str | None, year: int | None, start, end) -> dict:
+def _composite(
+    data_dir: str,
+    build_id: str,
+    definitions: str,
+    viewer_key: str,
+    contract_org: str | None,
+    year: int | None,
+    start,
+    end,
+) -> dict:
     ws = Workspace.open(data_dir)
     terms = quality.contract_for(ws, contract_org, year) if contract_org else None
-    return quality.quality_composite(ws, context.registry(), terms, Viewer.parse(viewer_key),
-                                     Period(start, end))
+    return quality.quality_composite(
+        ws, context.registry(), terms, Viewer.parse(viewer_key), Period(start, end)
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -38,8 +63,16 @@ def _providers(data_dir: str, build_id: str) -> pd.DataFrame:
 
 
 def trend_for(metric_id: str, rolling: bool = True) -> pd.DataFrame:
-    return _trend(str(ctx.ws.data_dir), ctx.build_id, ctx.registry.fingerprint, ctx.viewer.key,
-                  metric_id, tuple(sorted(ctx.filters.items())), (), rolling)
+    return _trend(
+        str(ctx.ws.data_dir),
+        ctx.build_id,
+        ctx.registry.fingerprint,
+        ctx.viewer.key,
+        metric_id,
+        tuple(sorted(ctx.filters.items())),
+        (),
+        rolling,
+    )
 
 
 measures = quality.quality_metrics(ctx.registry)
@@ -54,13 +87,21 @@ contract = quality.contract_for(ctx.ws, org, ctx.period.end.year)
 rates = context.metrics(ctx, ids)  # the same engine function the command line calls
 st.markdown(
     f"**{len(ids)} measures** for {ctx.period.label}"
-    + (f" · targets from contract **{contract.contract_id}** ({contract.provider_organization})"
-       if contract else " · targets from the measure definitions (no contract for this selection)")
+    + (
+        f" · targets from contract **{contract.contract_id}** ({contract.provider_organization})"
+        if contract
+        else " · targets from the measure definitions (no contract for this selection)"
+    )
     + ". Each rate has a Wilson 95% interval; fewer than 30 in the denominator is *too few to judge*. "
-      "↓ marks measures where lower is better.")
+    "↓ marks measures where lower is better."
+)
 
-show_readings = st.toggle("Variation reading for each measure (p-chart of the last 24 months; filled in "
-                          "after the rest of the page the first time)", value=True, key="q_readings")
+show_readings = st.toggle(
+    "Variation reading for each measure (p-chart of the last 24 months; filled in "
+    "after the rest of the page the first time)",
+    value=True,
+    key="q_readings",
+)
 READING = "Variation (latest month)"
 rows, targets = [], {}
 for m in measures:
@@ -69,8 +110,12 @@ for m in measures:
     target, source = quality.target_for(m, contract)
     targets[m.id] = target
     if r is None or bool(r["suppressed"]):
-        rate_txt, ci_txt, n_txt, judge = ("suppressed" if r is not None else "—"), "", \
-            ("suppressed" if r is not None else "—"), "—"
+        rate_txt, ci_txt, n_txt, judge = (
+            ("suppressed" if r is not None else "—"),
+            "",
+            ("suppressed" if r is not None else "—"),
+            "—",
+        )
     else:
         rate_txt = widgets.format_value(m, r["value"])
         ci_txt = widgets.interval_text(m, r["ci_low"], r["ci_high"])
@@ -80,10 +125,17 @@ for m in measures:
         else:
             met = quality.meets(m, float(r["value"]), target)
             judge = "—" if met is None else ("meets target" if met else "short of target")
-    rows.append({"Measure": m.name + (" ↓" if m.direction == "lower" else ""),
-                 "Rate": rate_txt, "95% interval": ci_txt, "Denominator (n)": n_txt,
-                 "Target": widgets.format_value(m, target) if target is not None else "—",
-                 "Against target": judge, READING: "computing…" if show_readings else "—"})
+    rows.append(
+        {
+            "Measure": m.name + (" ↓" if m.direction == "lower" else ""),
+            "Rate": rate_txt,
+            "95% interval": ci_txt,
+            "Denominator (n)": n_txt,
+            "Target": widgets.format_value(m, target) if target is not None else "—",
+            "Against target": judge,
+            READING: "computing…" if show_readings else "—",
+        }
+    )
 scorecard = st.empty()  # drawn now, redrawn as each reading arrives (see the end of the page)
 
 
@@ -92,31 +144,51 @@ def draw_scorecard() -> None:
 
 
 draw_scorecard()
-st.caption("Against target compares the period's rate with the target; it is not coloured, because "
-           "a rate inside its interval of the target may be noise. The variation reading is the "
-           "p-chart's verdict on the latest month (NHS Making Data Count rules).")
+st.caption(
+    "Against target compares the period's rate with the target; it is not coloured, because "
+    "a rate inside its interval of the target may be noise. The variation reading is the "
+    "p-chart's verdict on the latest month (NHS Making Data Count rules)."
+)
 
 # ---------------------------------------------------------------------------- composite
-comp = _composite(str(ctx.ws.data_dir), ctx.build_id, ctx.registry.fingerprint, ctx.viewer.key,
-                  contract.provider_organization if contract else None,
-                  contract.performance_year if contract else None, ctx.period.start, ctx.period.end)
+comp = _composite(
+    str(ctx.ws.data_dir),
+    ctx.build_id,
+    ctx.registry.fingerprint,
+    ctx.viewer.key,
+    contract.provider_organization if contract else None,
+    contract.performance_year if contract else None,
+    ctx.period.start,
+    ctx.period.end,
+)
 with st.container(border=True):
     c1, c2, c3 = st.columns(3)
     c1.metric("Quality composite (0–100)", f"{comp['score']:.1f}")
     c2.metric("Measures meeting target", f"{comp['share_meeting_target']:.0%}")
     c3.metric("Measures judged", f"{comp['judged']} of {len(comp['measures'])}")
     st.caption(
-        ("Weighted as contract " + contract.contract_id + " says"
-         + (f"; its quality gate is {contract.quality.minimum:g}" if contract.quality.minimum else "")
-         if contract else "All measures at their definition's target, weight 1")
+        (
+            "Weighted as contract "
+            + contract.contract_id
+            + " says"
+            + (f"; its quality gate is {contract.quality.minimum:g}" if contract.quality.minimum else "")
+            if contract
+            else "All measures at their definition's target, weight 1"
+        )
         + ". A measure meeting its target scores 100; short of it, 100 × (1 − shortfall ÷ 20 "
-          "points), so 10 points short scores 50. Measures with too few to judge are left out.")
+        "points), so 10 points short scores 50. Measures with too few to judge are left out."
+    )
 
 # ---------------------------------------------------------------------------- detail
 st.divider()
 chosen = st.query_params.get("measure", ids[0])
-chosen = st.selectbox("Measure detail", ids, index=ids.index(chosen) if chosen in ids else 0,
-                      format_func=lambda i: ctx.registry.get(i).name, key="q_measure")
+chosen = st.selectbox(
+    "Measure detail",
+    ids,
+    index=ids.index(chosen) if chosen in ids else 0,
+    format_func=lambda i: ctx.registry.get(i).name,
+    key="q_measure",
+)
 st.query_params["measure"] = chosen
 m = ctx.registry.get(chosen)
 target, source = quality.target_for(m, contract)
@@ -131,36 +203,60 @@ short = quality.short_history_months(ctx.ws, m, months)
 runout = quality.runout_months_flags(ctx.ws, m, months)
 left_out = [a or b or h for a, b, h in zip(short, runout, hidden)]
 if series.empty or all(left_out):
-    st.info("No month can be charted for this selection: "
-            + ("every month's lookback reaches before the first month of data (the definition looks "
-               f"back {int((m.options.get('trend') or {}).get('lookback_months') or 0) + 1} months)."
-               if all(short) else "the months are suppressed or still incomplete."))
+    st.info(
+        "No month can be charted for this selection: "
+        + (
+            "every month's lookback reaches before the first month of data (the definition looks "
+            f"back {int((m.options.get('trend') or {}).get('lookback_months') or 0) + 1} months)."
+            if all(short)
+            else "the months are suppressed or still incomplete."
+        )
+    )
 else:
     res = quality.control_chart(m, num, den, target, left_out)
-    widgets.p_chart_with_trend(m, months, res, rolling=series["rolling_value"], target=target,
-                               target_label=f"Target ({source})" if source else "Target",
-                               incomplete=left_out, key=f"pchart_{m.id}")
+    widgets.p_chart_with_trend(
+        m,
+        months,
+        res,
+        rolling=series["rolling_value"],
+        target=target,
+        target_label=f"Target ({source})" if source else "Target",
+        incomplete=left_out,
+        key=f"pchart_{m.id}",
+    )
     trial = " Limits are *trial* (fewer than 12 points)." if res["trial"] else ""
     rules = f" (rules: {', '.join(res['latest_rules'])})" if res["latest_rules"] else ""
-    st.markdown(f"**Reading:** {res['reading']}{rules}.{trial}"
-                + (f" **Against target:** {res['assurance']}." if res.get("assurance") else ""))
-    st.caption(f"{res['method']}. Limits come from each month's own denominator. "
-               + ("Hollow months are left out of the limits and rules: "
-                  + ", ".join(x for x, on in (("their lookback reaches before the first month of data",
-                                                any(short)),
-                                               ("claims are still arriving", any(runout)),
-                                               ("suppressed in the de-identified view", any(hidden)))
-                              if on) + ". " if any(left_out) else "")
-               + "The dotted blue line is the rolling 12-month rate (for the trend only: overlapping "
-                 "windows are not independent, so the rules never run on it).")
+    st.markdown(
+        f"**Reading:** {res['reading']}{rules}.{trial}"
+        + (f" **Against target:** {res['assurance']}." if res.get("assurance") else "")
+    )
+    st.caption(
+        f"{res['method']}. Limits come from each month's own denominator. "
+        + (
+            "Hollow months are left out of the limits and rules: "
+            + ", ".join(
+                x
+                for x, on in (
+                    ("their lookback reaches before the first month of data", any(short)),
+                    ("claims are still arriving", any(runout)),
+                    ("suppressed in the de-identified view", any(hidden)),
+                )
+                if on
+            )
+            + ". "
+            if any(left_out)
+            else ""
+        )
+        + "The dotted blue line is the rolling 12-month rate (for the trend only: overlapping "
+        "windows are not independent, so the rules never run on it)."
+    )
 note = quality.monthly_note(m)
 if note:
     st.markdown(f"**What a month on this chart means.** {note}")
 
 with st.expander("Definition", expanded=False):
     widgets.definition_source(m)
-    st.markdown(f"Version {m.version}. Full SQL and value sets: Definitions page "
-                f"(`?metric={m.id}`).")
+    st.markdown(f"Version {m.version}. Full SQL and value sets: Definitions page (`?metric={m.id}`).")
 
 st.markdown("#### Breakdown by TIN and PCP")
 roster = _providers(str(ctx.ws.data_dir), ctx.build_id)
@@ -172,10 +268,13 @@ for by, label in (("tin", "TIN"), ("npi", "PCP")):
         continue
     table = widgets.table_for_display(m, df, [by])
     if by == "npi":
-        table.insert(1, "PCP", [names.get(n, "Unattributed" if n is None or n != n else n)
-                                for n in df["npi"]])
-    table["Judgement"] = ["suppressed" if s else ("too few to judge" if tf else "")
-                          for s, tf in zip(df["suppressed"], df["too_few"])]
+        table.insert(
+            1, "PCP", [names.get(n, "Unattributed" if n is None or n != n else n) for n in df["npi"]]
+        )
+    table["Judgement"] = [
+        "suppressed" if s else ("too few to judge" if tf else "")
+        for s, tf in zip(df["suppressed"], df["too_few"])
+    ]
     st.markdown(f"**By {label}**")
     st.dataframe(table, hide_index=True, width="stretch")
 
@@ -185,8 +284,15 @@ for by, label in (("tin", "TIN"), ("npi", "PCP")):
 if show_readings:
     for row, m in zip(rows, measures):
         try:
-            rd = quality.reading(ctx.ws, ctx.registry, m.id, ctx.viewer, ctx.filters, targets[m.id],
-                                 series=trend_for(m.id, rolling=False))
+            rd = quality.reading(
+                ctx.ws,
+                ctx.registry,
+                m.id,
+                ctx.viewer,
+                ctx.filters,
+                targets[m.id],
+                series=trend_for(m.id, rolling=False),
+            )
             row[READING] = rd["reading"]
         except Exception as exc:  # one measure's chart must not take the scorecard down
             row[READING] = f"not available ({type(exc).__name__})"

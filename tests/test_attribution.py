@@ -30,6 +30,7 @@ Running (retrospective, 12 months ending each month) gains and losses by organiz
   Jun  Alpha lost 1 disenrolled (P6)
   Aug  Alpha lost 1 moved to another TIN (P5); Beta gained 1 moved from another TIN (P5)
 """
+
 from __future__ import annotations
 
 import json
@@ -52,35 +53,110 @@ ALL = ("2024-01-01", "2025-12-31")
 
 def _v(cid, pid, day, npi, allowed, hcpcs="99213"):
     tin = {"N1": "T1", "N2": "T1", "N3": "T2", "N4": "T3", "N5": "T4", "H1": "T9"}[npi]
-    return _line(cid, 1, pid, day, allowed * 0.8, hcpcs=hcpcs, pos="11", npi=npi, tin=tin, allowed=allowed,
-                 paid_date="2025-12-31")
+    return _line(
+        cid,
+        1,
+        pid,
+        day,
+        allowed * 0.8,
+        hcpcs=hcpcs,
+        pos="11",
+        npi=npi,
+        tin=tin,
+        allowed=allowed,
+        paid_date="2025-12-31",
+    )
 
 
 def build(data: Path, supplied: list[dict] | None = None) -> Path:
-    write_table(data, "eligibility", [
-        _elig("P1", *ALL), _elig("P2", *ALL), _elig("P3", *ALL), _elig("P4", *ALL), _elig("P5", *ALL),
-        _elig("P6", "2024-01-01", "2025-05-31"), _elig("P7", *ALL, death="2025-03-15"),
-        _elig("P8", "2025-04-01", "2025-12-31"), _elig("P9", *ALL), _elig("P10", *ALL)])
-    write_table(data, "provider", [
-        dict(npi="N1", provider_name="Dr One", specialty="internal medicine", tin="T1", provider_organization="Alpha"),
-        dict(npi="N2", provider_name="Dr Two", specialty="family practice", tin="T1", provider_organization="Alpha"),
-        dict(npi="N3", provider_name="Dr Three", specialty="family practice", tin="T2", provider_organization="Beta"),
-        dict(npi="N4", provider_name="Dr Four", specialty="cardiology", tin="T3", provider_organization="Beta"),
-        dict(npi="N5", provider_name="NP Five", specialty="nurse practitioner", tin="T4", provider_organization="Gamma"),
-        dict(npi="H1", provider_name="Hospital", specialty="acute care hospital", tin="T9", provider_organization=None),
-    ])
-    write_table(data, "medical_claim", [
-        _v("c1", "P1", "2025-01-03", "N1", 100), _v("c2", "P1", "2025-01-04", "N2", 80),
-        _v("c3", "P1", "2025-01-05", "N3", 150), _v("c4", "P1", "2025-01-06", "N1", 1000, hcpcs="71046"),
-        _v("c5", "P2", "2025-01-07", "N4", 200), _v("c6", "P2", "2025-01-08", "H1", 500, hcpcs="99214"),
-        _v("c7", "P3", "2025-01-05", "N1", 120), _v("c8", "P3", "2025-01-20", "N3", 120),
-        _v("c9", "P3", "2025-01-21", "N4", 300),
-        _v("c10", "P4", "2024-05-01", "N5", 250), _v("c11", "P4", "2025-04-01", "N3", 100),
-        _v("c12", "P5", "2025-02-01", "N1", 100), _v("c13", "P5", "2025-08-01", "N3", 150),
-        _v("c14", "P6", "2025-01-10", "N1", 100), _v("c15", "P7", "2025-01-05", "N1", 100),
-        _v("c16", "P8", "2025-04-10", "N1", 100), _v("c17", "P9", "2024-03-15", "N2", 90),
-        _v("c18", "P10", "2025-05-20", "N3", 100),
-    ])
+    write_table(
+        data,
+        "eligibility",
+        [
+            _elig("P1", *ALL),
+            _elig("P2", *ALL),
+            _elig("P3", *ALL),
+            _elig("P4", *ALL),
+            _elig("P5", *ALL),
+            _elig("P6", "2024-01-01", "2025-05-31"),
+            _elig("P7", *ALL, death="2025-03-15"),
+            _elig("P8", "2025-04-01", "2025-12-31"),
+            _elig("P9", *ALL),
+            _elig("P10", *ALL),
+        ],
+    )
+    write_table(
+        data,
+        "provider",
+        [
+            dict(
+                npi="N1",
+                provider_name="Dr One",
+                specialty="internal medicine",
+                tin="T1",
+                provider_organization="Alpha",
+            ),
+            dict(
+                npi="N2",
+                provider_name="Dr Two",
+                specialty="family practice",
+                tin="T1",
+                provider_organization="Alpha",
+            ),
+            dict(
+                npi="N3",
+                provider_name="Dr Three",
+                specialty="family practice",
+                tin="T2",
+                provider_organization="Beta",
+            ),
+            dict(
+                npi="N4",
+                provider_name="Dr Four",
+                specialty="cardiology",
+                tin="T3",
+                provider_organization="Beta",
+            ),
+            dict(
+                npi="N5",
+                provider_name="NP Five",
+                specialty="nurse practitioner",
+                tin="T4",
+                provider_organization="Gamma",
+            ),
+            dict(
+                npi="H1",
+                provider_name="Hospital",
+                specialty="acute care hospital",
+                tin="T9",
+                provider_organization=None,
+            ),
+        ],
+    )
+    write_table(
+        data,
+        "medical_claim",
+        [
+            _v("c1", "P1", "2025-01-03", "N1", 100),
+            _v("c2", "P1", "2025-01-04", "N2", 80),
+            _v("c3", "P1", "2025-01-05", "N3", 150),
+            _v("c4", "P1", "2025-01-06", "N1", 1000, hcpcs="71046"),
+            _v("c5", "P2", "2025-01-07", "N4", 200),
+            _v("c6", "P2", "2025-01-08", "H1", 500, hcpcs="99214"),
+            _v("c7", "P3", "2025-01-05", "N1", 120),
+            _v("c8", "P3", "2025-01-20", "N3", 120),
+            _v("c9", "P3", "2025-01-21", "N4", 300),
+            _v("c10", "P4", "2024-05-01", "N5", 250),
+            _v("c11", "P4", "2025-04-01", "N3", 100),
+            _v("c12", "P5", "2025-02-01", "N1", 100),
+            _v("c13", "P5", "2025-08-01", "N3", 150),
+            _v("c14", "P6", "2025-01-10", "N1", 100),
+            _v("c15", "P7", "2025-01-05", "N1", 100),
+            _v("c16", "P8", "2025-04-10", "N1", 100),
+            _v("c17", "P9", "2024-03-15", "N2", 90),
+            _v("c18", "P10", "2025-05-20", "N3", 100),
+        ],
+    )
     if supplied:
         write_table(data, "provider_attribution", supplied)
     return data
@@ -97,8 +173,9 @@ def _year(ws, settings):
     con = ws.connect()
     try:
         A.year_population(con, settings, 2025)
-        rows = con.execute("SELECT DISTINCT person_id, tin, npi FROM contract_member_months "
-                           "WHERE tin IS NOT NULL ORDER BY 1").fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT person_id, tin, npi FROM contract_member_months WHERE tin IS NOT NULL ORDER BY 1"
+        ).fetchall()
     finally:
         con.close()
     return {p: (t, n) for p, t, n in rows}
@@ -106,14 +183,25 @@ def _year(ws, settings):
 
 def test_retrospective_year(ws):
     assert _year(ws, AttributionSettings(12, "retrospective")) == {
-        "P1": ("T1", "N1"), "P2": ("T3", "N4"), "P3": ("T2", "N3"), "P4": ("T2", "N3"),
-        "P5": ("T2", "N3"), "P6": ("T1", "N1"), "P7": ("T1", "N1"), "P8": ("T1", "N1"),
-        "P10": ("T2", "N3")}
+        "P1": ("T1", "N1"),
+        "P2": ("T3", "N4"),
+        "P3": ("T2", "N3"),
+        "P4": ("T2", "N3"),
+        "P5": ("T2", "N3"),
+        "P6": ("T1", "N1"),
+        "P7": ("T1", "N1"),
+        "P8": ("T1", "N1"),
+        "P10": ("T2", "N3"),
+    }
     # The build's member months use the same rule (retrospective, 12 months).
     con = ws.connect()
     try:
-        steps = dict(con.execute("SELECT person_id, any_value(attribution_step) FROM member_months "
-                                 "WHERE year(year_month) = 2025 GROUP BY 1").fetchall())
+        steps = dict(
+            con.execute(
+                "SELECT person_id, any_value(attribution_step) FROM member_months "
+                "WHERE year(year_month) = 2025 GROUP BY 1"
+            ).fetchall()
+        )
     finally:
         con.close()
     assert steps["P1"] == 1 and steps["P2"] == 2 and steps["P9"] is None
@@ -154,8 +242,7 @@ def test_gains_and_losses_by_reason(ws):
         df = A.gains_losses(con, Viewer("payer"), [date(2025, m, 1) for m in range(1, 13)])
     finally:
         con.close()
-    got = {(r.month, r.organization, r.direction, r.reason): r.members
-           for r in df.itertuples() if r.members}
+    got = {(r.month, r.organization, r.direction, r.reason): r.members for r in df.itertuples() if r.members}
     assert got == {
         ("2025-01", "Alpha", "gained", "new qualifying visit"): 3,
         ("2025-01", "Beta", "gained", "new qualifying visit"): 2,
@@ -199,9 +286,20 @@ def test_org_viewer_sees_only_its_members_and_joint_no_member_rows(ws):
 
 def test_supplied_extract_is_used(tmp_path, monkeypatch):
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    data = build(tmp_path / "x", supplied=[dict(
-        person_id="P9", year_month="202512", payer="Medicare", plan="ACO", payer_attributed_provider="N5",
-        payer_attributed_provider_practice="T4", payer_attributed_provider_organization="Gamma")])
+    data = build(
+        tmp_path / "x",
+        supplied=[
+            dict(
+                person_id="P9",
+                year_month="202512",
+                payer="Medicare",
+                plan="ACO",
+                payer_attributed_provider="N5",
+                payer_attributed_provider_practice="T4",
+                payer_attributed_provider_organization="Gamma",
+            )
+        ],
+    )
     w = built_workspace(data)
     con = w.connect()
     try:
@@ -215,8 +313,9 @@ def test_supplied_extract_is_used(tmp_path, monkeypatch):
 
 def _cli(*args, state):
     env = {**os.environ, "VBC_STATE_DIR": str(state)}
-    return subprocess.run([sys.executable, "-m", "vbc", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "vbc", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_export(ws, tmp_path):
@@ -227,11 +326,34 @@ def test_cli_export(ws, tmp_path):
     assert set(rows) == {"P1", "P2", "P3", "P4", "P5", "P8", "P9", "P10"}
     assert rows["P2"]["step"] == 2 and rows["P9"]["step"] is None and rows["P9"]["tin"] is None
     assert set(rows["P1"]) >= {"person_id", "organization", "tin", "npi", "step", "reason"}
-    org = _cli("attribution", "--data", str(ws.data_dir), "--end", "2025-12", "--viewer", "org:Alpha",
-               "--format", "csv", state=state)
-    assert org.returncode == 0 and sorted(line.split(",")[0] for line in org.stdout.splitlines()[1:]) == ["P1", "P8"]
-    pro = _cli("attribution", "--data", str(ws.data_dir), "--end", "2025-12", "--mode", "prospective",
-               "--format", "json", state=state)
+    org = _cli(
+        "attribution",
+        "--data",
+        str(ws.data_dir),
+        "--end",
+        "2025-12",
+        "--viewer",
+        "org:Alpha",
+        "--format",
+        "csv",
+        state=state,
+    )
+    assert org.returncode == 0 and sorted(line.split(",")[0] for line in org.stdout.splitlines()[1:]) == [
+        "P1",
+        "P8",
+    ]
+    pro = _cli(
+        "attribution",
+        "--data",
+        str(ws.data_dir),
+        "--end",
+        "2025-12",
+        "--mode",
+        "prospective",
+        "--format",
+        "json",
+        state=state,
+    )
     rows = {r["person_id"]: r for r in json.loads(pro.stdout)["rows"]}
     assert rows["P4"]["tin"] == "T4" and rows["P1"]["tin"] is None
     joint = _cli("attribution", "--data", str(ws.data_dir), "--viewer", "joint", state=state)
@@ -249,27 +371,59 @@ def test_first_partial_year_uses_the_first_full_window(tmp_path, monkeypatch):
     data = tmp_path / "partial"
     span = ("2024-11-01", "2025-12-31")
     write_table(data, "eligibility", [_elig("Q1", *span), _elig("Q2", *span), _elig("Q3", *span)])
-    write_table(data, "provider", [
-        dict(npi="N1", provider_name="Dr One", specialty="internal medicine", tin="T1", provider_organization="Alpha"),
-        dict(npi="N3", provider_name="Dr Three", specialty="family practice", tin="T2", provider_organization="Beta")])
-    write_table(data, "medical_claim", [
-        _v("d1", "Q1", "2024-11-05", "N3", 50), _v("d2", "Q1", "2025-02-01", "N1", 100),
-        _v("d3", "Q1", "2025-03-01", "N1", 100), _v("d4", "Q2", "2025-06-01", "N3", 80),
-        _v("d5", "Q3", "2025-11-10", "N1", 90)])
+    write_table(
+        data,
+        "provider",
+        [
+            dict(
+                npi="N1",
+                provider_name="Dr One",
+                specialty="internal medicine",
+                tin="T1",
+                provider_organization="Alpha",
+            ),
+            dict(
+                npi="N3",
+                provider_name="Dr Three",
+                specialty="family practice",
+                tin="T2",
+                provider_organization="Beta",
+            ),
+        ],
+    )
+    write_table(
+        data,
+        "medical_claim",
+        [
+            _v("d1", "Q1", "2024-11-05", "N3", 50),
+            _v("d2", "Q1", "2025-02-01", "N1", 100),
+            _v("d3", "Q1", "2025-03-01", "N1", 100),
+            _v("d4", "Q2", "2025-06-01", "N3", 80),
+            _v("d5", "Q3", "2025-11-10", "N1", 90),
+        ],
+    )
     write_table(data, "pharmacy_claim", [])
     w = built_workspace(data)
     con = w.connect()
     try:
-        rows = con.execute("SELECT DISTINCT person_id, year(year_month), organization FROM member_months"
-                           ).fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT person_id, year(year_month), organization FROM member_months"
+        ).fetchall()
         # A contract's assignment for 2024 (what its settlement uses) rests on the same window.
         source = A.year_population(con, AttributionSettings(12, "retrospective"), 2024)
-        contract = dict(con.execute("SELECT DISTINCT person_id, organization FROM contract_member_months"
-                                    ).fetchall())
+        contract = dict(
+            con.execute("SELECT DISTINCT person_id, organization FROM contract_member_months").fetchall()
+        )
     finally:
         con.close()
     got = {(p, y): o for p, y, o in rows}
-    assert got == {("Q1", 2024): "Alpha", ("Q1", 2025): "Alpha", ("Q2", 2024): "Beta",
-                   ("Q2", 2025): "Beta", ("Q3", 2024): None, ("Q3", 2025): "Alpha"}
+    assert got == {
+        ("Q1", 2024): "Alpha",
+        ("Q1", 2025): "Alpha",
+        ("Q2", 2024): "Beta",
+        ("Q2", 2025): "Beta",
+        ("Q3", 2024): None,
+        ("Q3", 2025): "Alpha",
+    }
     assert contract == {"Q1": "Alpha", "Q2": "Beta", "Q3": None}
     assert "window 2024-11 to 2025-10" in source

@@ -3,6 +3,7 @@
 AppTest cannot see charts or layout; this can. Playwright drives /usr/bin/chromium and never
 downloads a browser. Screenshots land in the test's tmp folder for a human to look at.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = [("", "Overview"), ("data_health", "Data health"), ("definitions", "Definitions"),
-         ("cost", "Cost of care"), ("utilization", "Utilization"), ("attribution", "Attribution"),
-         ("settlement", "Settlement"), ("quality", "Quality"), ("care_gaps", "Care gaps")]
+PAGES = [
+    ("", "Overview"),
+    ("data_health", "Data health"),
+    ("definitions", "Definitions"),
+    ("cost", "Cost of care"),
+    ("utilization", "Utilization"),
+    ("attribution", "Attribution"),
+    ("settlement", "Settlement"),
+    ("quality", "Quality"),
+    ("care_gaps", "Care gaps"),
+]
 
 pytestmark = pytest.mark.browser
 
@@ -45,9 +54,24 @@ def server(tmp_path_factory):
     port = _free_port()
     env = {**os.environ, "VBC_DATA_DIR": str(data), "VBC_STATE_DIR": str(base / "state")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless",
-         "true", "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "dashboard.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -69,9 +93,17 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-sync"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 
@@ -82,7 +114,8 @@ def _load(browser, url: str, shot: Path):
     page.wait_for_selector("text=Fingerprint", timeout=60_000)
     # Streamlit keeps rendering after the first paint; wait until the script run has finished.
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
     page.wait_for_timeout(3000)
     page.screenshot(path=str(shot), full_page=True)
     return page
@@ -103,14 +136,18 @@ def test_deep_link_on_a_fresh_server(server, browser):
 # Every page as the payer; the de-identified view on the pages that aggregate the most (AppTest
 # covers every page for every viewer).
 CASES = [(path, title, "payer") for path, title in PAGES] + [
-    (path, title, "joint") for path, title in PAGES if path in ("", "quality", "settlement")]
+    (path, title, "joint") for path, title in PAGES if path in ("", "quality", "settlement")
+]
 
 
 @pytest.mark.parametrize("path,title,viewer", CASES)
 def test_page_in_browser(server, browser, path, title, viewer):
     url, base = server
-    page = _load(browser, f"{url}/{path}?viewer={viewer}&period=All+months",
-                 base / f"{path or 'overview'}-{viewer}.png")
+    page = _load(
+        browser,
+        f"{url}/{path}?viewer={viewer}&period=All+months",
+        base / f"{path or 'overview'}-{viewer}.png",
+    )
     try:
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.locator("h1", has_text=title).count() >= 1

@@ -1,4 +1,5 @@
 """`python -m vbc` as a user runs it, on the hand-worked fixture."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def vbc(*args: str, state: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "VBC_STATE_DIR": str(state)}
-    return subprocess.run([sys.executable, "-m", "vbc", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "vbc", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
@@ -40,14 +42,39 @@ def test_validate_exit_codes(small_extract, state):
 
 
 def test_metrics_json_shape(small_extract, state):
-    out = vbc("metrics", "--data", str(small_extract), "--metric", "total_cost_pmpm",
-              "--by", "organization", "month", "--start", "2025-01", "--end", "2025-06",
-              "--format", "json", state=state)
+    out = vbc(
+        "metrics",
+        "--data",
+        str(small_extract),
+        "--metric",
+        "total_cost_pmpm",
+        "--by",
+        "organization",
+        "month",
+        "--start",
+        "2025-01",
+        "--end",
+        "2025-06",
+        "--format",
+        "json",
+        state=state,
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)
     assert {"paid_through", "incurred_through", "fingerprint"} <= set(doc["stamp"])
-    keys = {"metric_id", "period_start", "period_end", "organization", "month", "numerator",
-            "denominator", "value", "ci_low", "ci_high", "suppressed"}
+    keys = {
+        "metric_id",
+        "period_start",
+        "period_end",
+        "organization",
+        "month",
+        "numerator",
+        "denominator",
+        "value",
+        "ci_low",
+        "ci_high",
+        "suppressed",
+    }
     assert all(set(r) == keys for r in doc["rows"])
     alpha = [r for r in doc["rows"] if r["organization"] == "Alpha Care"]
     assert sum(r["denominator"] for r in alpha) == 6 and sum(r["numerator"] for r in alpha) == 130
@@ -56,8 +83,20 @@ def test_metrics_json_shape(small_extract, state):
 
 
 def test_org_viewer_export_holds_only_its_organization(small_extract, state):
-    out = vbc("metrics", "--data", str(small_extract), "--by", "organization", "tin", "npi",
-              "--viewer", "org:Alpha Care", "--format", "csv", state=state)
+    out = vbc(
+        "metrics",
+        "--data",
+        str(small_extract),
+        "--by",
+        "organization",
+        "tin",
+        "npi",
+        "--viewer",
+        "org:Alpha Care",
+        "--format",
+        "csv",
+        state=state,
+    )
     assert out.returncode == 0, out.stderr
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert rows and {r["organization"] for r in rows} == {"Alpha Care"}
@@ -66,16 +105,25 @@ def test_org_viewer_export_holds_only_its_organization(small_extract, state):
 
 
 def test_joint_viewer_suppresses(small_extract, state):
-    out = vbc("metrics", "--data", str(small_extract), "--by", "organization",
-              "--viewer", "joint", "--format", "json", state=state)
+    out = vbc(
+        "metrics",
+        "--data",
+        str(small_extract),
+        "--by",
+        "organization",
+        "--viewer",
+        "joint",
+        "--format",
+        "json",
+        state=state,
+    )
     doc = json.loads(out.stdout)
     assert doc["rows"] and all(r["suppressed"] and r["numerator"] is None for r in doc["rows"])
 
 
 def test_broken_table_keeps_last_good_build(small_extract, state):
     assert vbc("build", "--data", str(small_extract), state=state).returncode == 0
-    before = json.loads(vbc("metrics", "--data", str(small_extract), "--format", "json",
-                            state=state).stdout)
+    before = json.loads(vbc("metrics", "--data", str(small_extract), "--format", "json", state=state).stdout)
     (small_extract / "medical_claim.parquet").write_bytes(b"garbage")
     build = vbc("build", "--data", str(small_extract), state=state)
     assert build.returncode != 0

@@ -18,6 +18,7 @@ Hand-worked triangle (cumulative paid dollars; rows = incurred month, columns = 
   sigma0² = (100·(1.6−1.5)² + 200·(1.45−1.5)²) / (2 − 1) = 1 + 0.5 = 1.5; lag 1 rests on one row,
   so sigma1² takes sigma0² = 1.5. Feb's relative variance = sigma1²/f1² · (1/290 + 1/160).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,7 @@ from vbc.registry import load_registry
 from vbc.security import Viewer
 from vbc.workspace import Workspace
 
-HAND = np.array([[100.0, 160.0, 176.0],
-                 [200.0, 290.0, np.nan],
-                 [300.0, np.nan, np.nan]])
+HAND = np.array([[100.0, 160.0, 176.0], [200.0, 290.0, np.nan], [300.0, np.nan, np.nan]])
 
 
 def test_chain_ladder_matches_hand_worked_factors():
@@ -46,33 +45,56 @@ def test_chain_ladder_matches_hand_worked_factors():
     assert cl["ultimate"].tolist() == pytest.approx([176.0, 319.0, 495.0])
     assert cl["sigma2"].tolist() == pytest.approx([1.5, 1.5])
     assert cl["rel_se"][0] == 0.0
-    assert cl["rel_se"][1] == pytest.approx(math.sqrt(1.5 / 1.1 ** 2 * (1 / 290 + 1 / 160)))
+    assert cl["rel_se"][1] == pytest.approx(math.sqrt(1.5 / 1.1**2 * (1 / 290 + 1 / 160)))
     assert cl["rel_se"][2] > cl["rel_se"][1]
 
 
 def runout_extract(data_dir):
     """Two members, Jan-Mar 2025, claims paid so that the triangle is the hand-worked one above.
     X sees Dr One (Alpha Care), Y sees Dr Two (Beta Health)."""
-    write_table(data_dir, "eligibility", [_elig("X", "2025-01-01", "2025-03-31"),
-                                          _elig("Y", "2025-01-01", "2025-03-31", gender="male")])
-    write_table(data_dir, "provider", [
-        dict(npi="N1", provider_name="Dr One", specialty="internal medicine", tin="T1",
-             provider_organization="Alpha Care"),
-        dict(npi="N2", provider_name="Dr Two", specialty="family practice", tin="T2",
-             provider_organization="Beta Health")])
+    write_table(
+        data_dir,
+        "eligibility",
+        [_elig("X", "2025-01-01", "2025-03-31"), _elig("Y", "2025-01-01", "2025-03-31", gender="male")],
+    )
+    write_table(
+        data_dir,
+        "provider",
+        [
+            dict(
+                npi="N1",
+                provider_name="Dr One",
+                specialty="internal medicine",
+                tin="T1",
+                provider_organization="Alpha Care",
+            ),
+            dict(
+                npi="N2",
+                provider_name="Dr Two",
+                specialty="family practice",
+                tin="T2",
+                provider_organization="Beta Health",
+            ),
+        ],
+    )
 
     def visit(cid, pid, day, paid, paid_date, npi):
-        return _line(cid, 1, pid, day, paid, hcpcs="99213", pos="11", npi=npi, tin="T" + npi[1],
-                     paid_date=paid_date)
+        return _line(
+            cid, 1, pid, day, paid, hcpcs="99213", pos="11", npi=npi, tin="T" + npi[1], paid_date=paid_date
+        )
 
-    write_table(data_dir, "medical_claim", [
-        visit("x1", "X", "2025-01-10", 100.0, "2025-01-31", "N1"),   # Jan, lag 0
-        visit("y1", "Y", "2025-01-12", 60.0, "2025-02-20", "N2"),    # Jan, lag 1
-        visit("y2", "Y", "2025-01-20", 16.0, "2025-03-05", "N2"),    # Jan, lag 2
-        visit("x2", "X", "2025-02-03", 200.0, "2025-02-27", "N1"),   # Feb, lag 0
-        visit("y3", "Y", "2025-02-14", 90.0, "2025-03-10", "N2"),    # Feb, lag 1
-        visit("x3", "X", "2025-03-02", 300.0, "2025-03-31", "N1"),   # Mar, lag 0
-    ])
+    write_table(
+        data_dir,
+        "medical_claim",
+        [
+            visit("x1", "X", "2025-01-10", 100.0, "2025-01-31", "N1"),  # Jan, lag 0
+            visit("y1", "Y", "2025-01-12", 60.0, "2025-02-20", "N2"),  # Jan, lag 1
+            visit("y2", "Y", "2025-01-20", 16.0, "2025-03-05", "N2"),  # Jan, lag 2
+            visit("x2", "X", "2025-02-03", 200.0, "2025-02-27", "N1"),  # Feb, lag 0
+            visit("y3", "Y", "2025-02-14", 90.0, "2025-03-10", "N2"),  # Feb, lag 1
+            visit("x3", "X", "2025-03-02", 300.0, "2025-03-31", "N1"),  # Mar, lag 0
+        ],
+    )
     write_table(data_dir, "pharmacy_claim", [])
     return data_dir
 
@@ -100,8 +122,14 @@ def test_triangle_from_claims_and_completion_table(runout_ws):
 def test_completed_pmpm_through_the_engine(runout_ws):
     registry = load_registry()
     period = Period.from_months("2025-01", "2025-03")
-    df = compute_metrics(runout_ws, registry, ["total_cost_pmpm", "total_cost_pmpm_completed"],
-                         Viewer("payer"), period, ["month"])
+    df = compute_metrics(
+        runout_ws,
+        registry,
+        ["total_cost_pmpm", "total_cost_pmpm_completed"],
+        Viewer("payer"),
+        period,
+        ["month"],
+    )
     comp = df[df.metric_id == "total_cost_pmpm_completed"].set_index("month")
     # 2 members each month; completed dollars 176, 319, 495
     assert comp["value"].tolist() == pytest.approx([176 / 2, 319 / 2, 495 / 2])
@@ -123,16 +151,18 @@ def test_a_sub_group_range_widens_with_its_smaller_volume(runout_ws):
     # Mar (lag 0): all 300 is Alpha's, so Alpha has the scope's range; Beta has no March dollars.
     registry = load_registry()
     period = Period.from_months("2025-01", "2025-03")
-    df = compute_metrics(runout_ws, registry, ["total_cost_pmpm_completed"], Viewer("payer"), period,
-                         ["organization"]).set_index("organization")
+    df = compute_metrics(
+        runout_ws, registry, ["total_cost_pmpm_completed"], Viewer("payer"), period, ["organization"]
+    ).set_index("organization")
     cl = completion.chain_ladder(HAND)
-    rel_feb = lambda v: math.sqrt(1.5 / 1.1 ** 2 * (1 / v + 1 / 160))  # noqa: E731
+    rel_feb = lambda v: math.sqrt(1.5 / 1.1**2 * (1 / v + 1 / 160))  # noqa: E731
     rel_mar = cl["rel_se"][2]
     z = completion.Z95
     # Alpha: Jan 100 (complete), Feb 200 x 1.1 = 220, Mar 300 x 1.65 = 495; 3 member months.
     assert df.loc["Alpha Care", "value"] == pytest.approx((100 + 220 + 495) / 3)
     assert df.loc["Alpha Care", "ci_high"] == pytest.approx(
-        (100 + 220 * (1 + z * rel_feb(200)) + 495 * (1 + z * rel_mar)) / 3)
+        (100 + 220 * (1 + z * rel_feb(200)) + 495 * (1 + z * rel_mar)) / 3
+    )
     # Beta: Jan 76 (complete), Feb 90 x 1.1 = 99; 3 member months.
     assert df.loc["Beta Health", "value"] == pytest.approx((76 + 99) / 3)
     assert df.loc["Beta Health", "ci_low"] == pytest.approx((76 + 99 * (1 - z * rel_feb(90))) / 3)
@@ -144,8 +174,17 @@ def test_cli_exports_completed_metrics_with_their_range(runout_ws, capsys):
 
     assert main(["metrics", "--data", str(runout_ws.data_dir), "--format", "json"]) == 0
     rows = {r["metric_id"]: r for r in json.loads(capsys.readouterr().out)["rows"]}
-    for cat in ("inpatient", "outpatient", "professional", "emergency", "snf", "home_health", "dme",
-                "pharmacy", "other"):
+    for cat in (
+        "inpatient",
+        "outpatient",
+        "professional",
+        "emergency",
+        "snf",
+        "home_health",
+        "dme",
+        "pharmacy",
+        "other",
+    ):
         assert f"pmpm_{cat}_completed" in rows and f"pmpm_{cat}" in rows
     row = rows["total_cost_pmpm_completed"]
     assert row["value"] == pytest.approx(165.0)
@@ -174,15 +213,26 @@ def test_cli_exports_every_cost_and_utilization_metric(runout_ws, capsys):
 
     registry = load_registry()
     wanted = [m.id for m in registry if m.domain in ("cost", "utilization")]
-    assert {"total_allowed_pmpm", "inpatient_admits_per_1000", "advanced_imaging_per_1000",
-            "cost_per_admission", "cost_per_ed_visit"} <= set(wanted)
+    assert {
+        "total_allowed_pmpm",
+        "inpatient_admits_per_1000",
+        "advanced_imaging_per_1000",
+        "cost_per_admission",
+        "cost_per_ed_visit",
+    } <= set(wanted)
     assert main(["metrics", "--data", str(runout_ws.data_dir), "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert set(wanted) <= {r["metric_id"] for r in rows}
     assert main(["metrics", "--data", str(runout_ws.data_dir), "--format", "json", "--by", "month"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
-    engine = compute_metrics(runout_ws, registry, ["pmpm_professional_completed"], Viewer("payer"),
-                             Period.from_months("2025-01", "2025-03"), ["month"])
+    engine = compute_metrics(
+        runout_ws,
+        registry,
+        ["pmpm_professional_completed"],
+        Viewer("payer"),
+        Period.from_months("2025-01", "2025-03"),
+        ["month"],
+    )
     cli = {r["month"]: r["value"] for r in rows if r["metric_id"] == "pmpm_professional_completed"}
     assert cli == {m: pytest.approx(v) for m, v in zip(engine["month"], engine["value"])}
 

@@ -1,6 +1,7 @@
 """Cost: every category PMPM for several periods and groupings against plain pandas from the
 Parquet files; the high-cost cap and `expenditure` on a hand-worked fixture; the "what moved"
 decomposition on a hand example and on data (it must add up exactly)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +19,17 @@ from vbc.security import NotEntitled, Viewer
 from vbc.terms import HighCostCap
 from vbc.workspace import Workspace
 
-CATS = ("inpatient", "outpatient", "professional", "emergency", "snf", "home_health", "dme",
-        "pharmacy", "other")
+CATS = (
+    "inpatient",
+    "outpatient",
+    "professional",
+    "emergency",
+    "snf",
+    "home_health",
+    "dme",
+    "pharmacy",
+    "other",
+)
 ED_REV = {"0450", "0451", "0452", "0456", "0459", "0981"}
 
 
@@ -31,7 +41,9 @@ def plain_lines(data) -> pd.DataFrame:
     has_ed = med.assign(ed=med["revenue_center_code"].isin(ED_REV)).groupby("claim_id")["ed"].transform("any")
     claim_bill = med.assign(b=bill2).groupby("claim_id")["b"].transform("first")
     icat = pd.Series("other", index=med.index)
-    icat[claim_bill.isin(["12", "13", "14", "71", "72", "73", "74", "75", "76", "77", "83", "85"])] = "outpatient"
+    icat[claim_bill.isin(["12", "13", "14", "71", "72", "73", "74", "75", "76", "77", "83", "85"])] = (
+        "outpatient"
+    )
     icat[claim_bill.isin(["13", "85"]) & has_ed] = "emergency"
     icat[claim_bill.isin(["32", "33", "34"])] = "home_health"
     icat[claim_bill.isin(["21", "18"])] = "snf"
@@ -45,16 +57,30 @@ def plain_lines(data) -> pd.DataFrame:
     pcat[pos == "23"] = "emergency"
     pcat[med["hcpcs_code"].fillna("").str[:1].str.upper().isin(["E", "K", "L"])] = "dme"
     rx = _read(data, "pharmacy_claim")
-    return pd.concat([
-        pd.DataFrame({"person_id": med.person_id, "payer": med.payer, "paid": med.paid_amount,
-                      "allowed": med.allowed_amount.fillna(med.paid_amount),
-                      "month": pd.to_datetime(med.claim_start_date).dt.to_period("M"),
-                      "category": icat.where(inst, pcat)}),
-        pd.DataFrame({"person_id": rx.person_id, "payer": rx.payer, "paid": rx.paid_amount,
-                      "allowed": rx.allowed_amount.fillna(rx.paid_amount),
-                      "month": pd.to_datetime(rx.dispensing_date).dt.to_period("M"),
-                      "category": "pharmacy"}),
-    ])
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "person_id": med.person_id,
+                    "payer": med.payer,
+                    "paid": med.paid_amount,
+                    "allowed": med.allowed_amount.fillna(med.paid_amount),
+                    "month": pd.to_datetime(med.claim_start_date).dt.to_period("M"),
+                    "category": icat.where(inst, pcat),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "person_id": rx.person_id,
+                    "payer": rx.payer,
+                    "paid": rx.paid_amount,
+                    "allowed": rx.allowed_amount.fillna(rx.paid_amount),
+                    "month": pd.to_datetime(rx.dispensing_date).dt.to_period("M"),
+                    "category": "pharmacy",
+                }
+            ),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,28 +92,45 @@ def attributed(demo_extract, tmp_path_factory):
     data = copy_extract(demo_extract, base / "extract")
     mm = plain_member_months(data)
     orgs = ["North", "South", "East"]
-    h = [int(hashlib.md5(f"{p}{m}".encode()).hexdigest(), 16) for p, m in zip(mm.person_id, mm.month.astype(str))]
+    h = [
+        int(hashlib.md5(f"{p}{m}".encode()).hexdigest(), 16)
+        for p, m in zip(mm.person_id, mm.month.astype(str))
+    ]
     mm["org"] = [orgs[x % 3] if x % 7 else None for x in h]
     mm["tin"] = [f"TIN-{o}" if isinstance(o, str) else None for o in mm["org"]]
     mm["npi"] = [f"NPI-{o}-{x % 2}" if isinstance(o, str) else None for o, x in zip(mm["org"], h)]
-    write_table(data, "provider_attribution", [
-        dict(person_id=r.person_id, year_month=r.month.strftime("%Y%m"), payer=r.payer,
-             payer_attributed_provider=r.npi, payer_attributed_provider_practice=r.tin,
-             payer_attributed_provider_organization=r.org)
-        for r in mm.itertuples() if isinstance(r.org, str)])
+    write_table(
+        data,
+        "provider_attribution",
+        [
+            dict(
+                person_id=r.person_id,
+                year_month=r.month.strftime("%Y%m"),
+                payer=r.payer,
+                payer_attributed_provider=r.npi,
+                payer_attributed_provider_practice=r.tin,
+                payer_attributed_provider_organization=r.org,
+            )
+            for r in mm.itertuples()
+            if isinstance(r.org, str)
+        ],
+    )
     os.environ["VBC_STATE_DIR"] = str(base / "state")
     ws = built_workspace(data)
     return ws, mm, plain_lines(data)
 
 
-@pytest.mark.parametrize("start,end", [("2025-01", "2025-12"), ("2025-06", "2025-06"), ("2024-11", "2025-04")])
+@pytest.mark.parametrize(
+    "start,end", [("2025-01", "2025-12"), ("2025-06", "2025-06"), ("2024-11", "2025-04")]
+)
 @pytest.mark.parametrize("by", [None, "organization", "tin", "npi", "month"])
 def test_every_category_pmpm_equals_plain_computation(attributed, start, end, by):
     ws, mm, lines = attributed
     registry = load_registry()
     ids = ["total_cost_pmpm", "total_allowed_pmpm", *[f"pmpm_{c}" for c in CATS]]
-    got = compute_metrics(ws, registry, ids, Viewer("payer"), Period.from_months(start, end),
-                          [by] if by else [])
+    got = compute_metrics(
+        ws, registry, ids, Viewer("payer"), Period.from_months(start, end), [by] if by else []
+    )
     s, e = pd.Period(start, "M"), pd.Period(end, "M")
     mm_in = mm[(mm.month >= s) & (mm.month <= e)].copy()
     col = {"organization": "org"}.get(by, by)
@@ -169,8 +212,9 @@ def test_expenditure_respects_the_viewer(runout_ws):
     alpha = Viewer("org", "Alpha Care")
     exp = cost.expenditure(runout_ws, alpha, Q1, complete=False)
     assert exp["member_months"] == 3 and exp["paid"] == pytest.approx(600)
-    assert cost.expenditure(runout_ws, Viewer("payer"), Q1, "Beta Health", complete=False)["paid"] == \
-        pytest.approx(166)
+    assert cost.expenditure(runout_ws, Viewer("payer"), Q1, "Beta Health", complete=False)[
+        "paid"
+    ] == pytest.approx(166)
     with pytest.raises(NotEntitled):
         cost.expenditure(runout_ws, alpha, Q1, organization="Beta Health")
 
@@ -185,8 +229,9 @@ def test_decomposition_hand_example():
     assert r["change"] == pytest.approx(31)
     assert (r["utilization"], r["unit_cost"], r["mix"]) == pytest.approx((20, 10, 1))
     assert r["per_1000_before"] == pytest.approx(240) and r["per_1000_after"] == pytest.approx(264)
-    text = cost.sentence({**r, "label": "Acute inpatient", "events": "admissions",
-                          "unit_label": "cost per admission"})
+    text = cost.sentence(
+        {**r, "label": "Acute inpatient", "events": "admissions", "unit_label": "cost per admission"}
+    )
     assert text.startswith("Acute inpatient PMPM rose $31.00")
     assert "+$20.00 from more admissions" in text and "+$10.00 from higher cost per admission" in text
     assert "+$1.00 from both together" in text
@@ -194,15 +239,21 @@ def test_decomposition_hand_example():
 
 def test_what_moved_adds_up_on_data(attributed):
     ws = attributed[0]
-    moved = cost.what_moved(ws, Viewer("payer"), Period.from_months("2025-01", "2025-06"),
-                            Period.from_months("2026-01", "2026-06"), complete=False)
+    moved = cost.what_moved(
+        ws,
+        Viewer("payer"),
+        Period.from_months("2025-01", "2025-06"),
+        Period.from_months("2026-01", "2026-06"),
+        complete=False,
+    )
     assert len(moved) == 9
     parts = moved["utilization"] + moved["unit_cost"] + moved["mix"]
     assert (parts - moved["change"]).abs().max() < 1e-9
     # Raw PMPMs equal the engine's category PMPMs.
     registry = load_registry()
-    after = compute_metrics(ws, registry, [f"pmpm_{c}" for c in CATS], Viewer("payer"),
-                            Period.from_months("2026-01", "2026-06")).set_index("metric_id")["value"]
+    after = compute_metrics(
+        ws, registry, [f"pmpm_{c}" for c in CATS], Viewer("payer"), Period.from_months("2026-01", "2026-06")
+    ).set_index("metric_id")["value"]
     for r in moved.itertuples():
         assert r.pmpm_after == pytest.approx(after[f"pmpm_{r.category}"])
 
@@ -228,6 +279,7 @@ def test_planted_high_cost_claimant_is_a_signal_only_uncapped(demo_extract, tmp_
         flagged[name] = {mo for mo, f in zip(m["month"], res["flags"]["any"]) if f}
     assert flagged["uncapped"] and flagged["uncapped"] <= set(story["months"])
     assert not (flagged["capped"] & set(story["months"]))
-    claimants = cost.high_cost_claimants(ws, Viewer("org", story["organization"]),
-                                         Period.from_months("2025-01", "2025-12"), cost.DEFAULT_CAP)
+    claimants = cost.high_cost_claimants(
+        ws, Viewer("org", story["organization"]), Period.from_months("2025-01", "2025-12"), cost.DEFAULT_CAP
+    )
     assert story["person_id"] in set(claimants["person_id"])

@@ -1,5 +1,6 @@
 """The demo data generator: contract shape, determinism, dates, realism bands and planted stories,
 each checked with plain pandas straight from the Parquet files it writes."""
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,9 @@ def tables(demo) -> dict[str, pd.DataFrame]:
 
 def _member_months(elig: pd.DataFrame) -> pd.DataFrame:
     """Calendar months with at least one enrolled day (and not after death), per person."""
-    end = elig.enrollment_end_date.where(elig.death_date.isna(), elig[["enrollment_end_date", "death_date"]].min(axis=1))
+    end = elig.enrollment_end_date.where(
+        elig.death_date.isna(), elig[["enrollment_end_date", "death_date"]].min(axis=1)
+    )
     s = elig.enrollment_start_date.dt.to_period("M").map(lambda p: p.ordinal).to_numpy()
     e = end.dt.to_period("M").map(lambda p: p.ordinal).to_numpy()
     n = e - s + 1
@@ -65,8 +68,13 @@ def mature(demo, tables) -> dict:
     med = med.assign(month=med.claim_start_date.dt.to_period("M").map(lambda p: p.ordinal))
     rx = tables["pharmacy_claim"]
     rx = rx.assign(month=rx.dispensing_date.dt.to_period("M").map(lambda p: p.ordinal))
-    return {"mm": mm[mm.month <= cut], "med": med[med.month <= cut], "rx": rx[rx.month <= cut], "cut": cut,
-            "all_med": med}
+    return {
+        "mm": mm[mm.month <= cut],
+        "med": med[med.month <= cut],
+        "rx": rx[rx.month <= cut],
+        "cut": cut,
+        "all_med": med,
+    }
 
 
 def _per_1000(events: int, member_months: int) -> float:
@@ -79,7 +87,9 @@ def _per_1000(events: int, member_months: int) -> float:
 def test_files_summary_and_counts(demo, tables):
     data, summary = demo
     assert json.loads((data / "_demo.json").read_text()) == json.loads(json.dumps(summary))
-    assert not (data / "provider_attribution.parquet").exists() and not (data / "provider_attribution").exists()
+    assert (
+        not (data / "provider_attribution.parquet").exists() and not (data / "provider_attribution").exists()
+    )
     parts = sorted(p.name for p in (data / "medical_claim").glob("*.parquet"))
     assert parts == [f"part-{i:05d}.parquet" for i in range(MEMBERS // CHUNK)]
     assert len(list((data / "pharmacy_claim").glob("*.parquet"))) == MEMBERS // CHUNK
@@ -87,7 +97,10 @@ def test_files_summary_and_counts(demo, tables):
         assert summary["counts"][t] == len(tables[t]) > 0, t
     assert (summary["seed"], summary["members"], summary["months"]) == (SEED, MEMBERS, MONTHS)
     assert (summary["start_month"], summary["end_month"], summary["paid_through"]) == (
-        "2023-11", "2026-10", "2026-10-31")
+        "2023-11",
+        "2026-10",
+        "2026-10-31",
+    )
     assert tables["eligibility"].person_id.nunique() == MEMBERS
     assert sum(summary["organizations"].values()) == MEMBERS
 
@@ -154,8 +167,9 @@ def test_no_date_after_paid_through_and_no_payment_before_service(demo, tables):
 def test_services_only_while_enrolled_and_alive(tables):
     elig, med, rx = tables["eligibility"], tables["medical_claim"], tables["pharmacy_claim"]
     for df, col in ((med, "claim_line_end_date"), (rx, "dispensing_date")):
-        j = df[["person_id", col]].merge(elig[["person_id", "enrollment_start_date", "enrollment_end_date",
-                                                "death_date"]], on="person_id")
+        j = df[["person_id", col]].merge(
+            elig[["person_id", "enrollment_start_date", "enrollment_end_date", "death_date"]], on="person_id"
+        )
         inside = (j[col] >= j.enrollment_start_date) & (j[col] <= j.enrollment_end_date)
         covered = inside.groupby([j.person_id, j[col]]).any()
         assert covered.all(), f"{col}: {int((~covered).sum())} service dates outside enrollment"
@@ -190,8 +204,9 @@ def test_provider_roster_organizations(tables):
     assert by_org.loc[ORGANIZATIONS[0]].tolist() == [26, 3]
     assert by_org.loc[ORGANIZATIONS[1]].tolist() == [11, 2]
     assert by_org.loc[ORGANIZATIONS[2]].tolist() == [3, 1]
-    facilities = prov[prov.specialty.isin(["acute care hospital", "skilled nursing facility",
-                                           "home health agency"])]
+    facilities = prov[
+        prov.specialty.isin(["acute care hospital", "skilled nursing facility", "home health agency"])
+    ]
     assert len(facilities) >= 8 and facilities.provider_organization.isna().all()
     specialists = prov[~prov.specialty.isin(PCP_SPECIALTIES) & (prov.provider_name.str.contains(", "))]
     assert 25 <= len(specialists) <= 60
@@ -234,14 +249,20 @@ def test_utilization_rates_in_band(mature):
     med, mm = mature["med"], len(mature["mm"])
     stays = med.loc[med.bill_type_code == "111", "claim_id"].nunique()
     assert 190 <= _per_1000(stays, mm) <= 310
-    ed_visits = med.loc[med.place_of_service_code == "23", ["person_id", "claim_start_date"]].drop_duplicates()
+    ed_visits = med.loc[
+        med.place_of_service_code == "23", ["person_id", "claim_start_date"]
+    ].drop_duplicates()
     assert 450 <= _per_1000(len(ed_visits), mm) <= 750
     # The same visits seen from the facility side: outpatient ED claims plus admissions through the ED.
     fac = med[med.revenue_center_code.isin(ED_REVENUE)][["person_id", "claim_start_date"]].drop_duplicates()
     assert abs(len(fac) - len(ed_visits)) <= 0.03 * len(ed_visits)
-    admitted = med[(med.bill_type_code == "111") & med.revenue_center_code.isin(ED_REVENUE)].claim_id.nunique()
+    admitted = med[
+        (med.bill_type_code == "111") & med.revenue_center_code.isin(ED_REVENUE)
+    ].claim_id.nunique()
     assert 0.12 <= admitted / len(ed_visits) <= 0.26
-    office = med[(med.place_of_service_code == "11") & med.hcpcs_code.between("99202", "99215")].claim_id.nunique()
+    office = med[
+        (med.place_of_service_code == "11") & med.hcpcs_code.between("99202", "99215")
+    ].claim_id.nunique()
     assert 4500 <= _per_1000(office, mm) <= 6500
     snf = med.loc[med.bill_type_code == "211", "claim_id"].nunique()
     assert 90 <= _per_1000(snf, mm) <= 200
@@ -251,9 +272,18 @@ def test_utilization_rates_in_band(mature):
 
 def test_readmissions_transfers_and_follow_up(tables):
     med = tables["medical_claim"]
-    ip = med[med.bill_type_code == "111"].groupby("claim_id").agg(
-        p=("person_id", "first"), a=("admission_date", "first"), d=("discharge_date", "first"),
-        disp=("discharge_disposition_code", "first"), fac=("facility_npi", "first")).reset_index()
+    ip = (
+        med[med.bill_type_code == "111"]
+        .groupby("claim_id")
+        .agg(
+            p=("person_id", "first"),
+            a=("admission_date", "first"),
+            d=("discharge_date", "first"),
+            disp=("discharge_disposition_code", "first"),
+            fac=("facility_npi", "first"),
+        )
+        .reset_index()
+    )
     pairs = ip.merge(ip, on="p", suffixes=("", "_n"))
     pairs = pairs[pairs.claim_id != pairs.claim_id_n]
     # Transfers: the next hospital admits on the discharge date.
@@ -319,17 +349,20 @@ def test_high_cost_claimant(demo, tables):
 
 def _bp_readings(tables) -> pd.DataFrame:
     obs, med, prov = tables["observation"], tables["medical_claim"], tables["provider"]
-    wide = obs.pivot_table(index=["person_id", "observation_date"], columns="normalized_code", values="result",
-                           aggfunc="first").reset_index()
+    wide = obs.pivot_table(
+        index=["person_id", "observation_date"], columns="normalized_code", values="result", aggfunc="first"
+    ).reset_index()
     wide["controlled"] = (wide["8480-6"].astype(int) < 140) & (wide["8462-4"].astype(int) < 90)
     dx = med[[f"diagnosis_code_{i}" for i in range(1, 13)]]
     hypertensive = set(med.person_id[(dx == "I10").any(axis=1)])
     pcp = prov[prov.specialty.isin(PCP_SPECIALTIES)][["npi", "provider_organization"]]
     visits = med[med.place_of_service_code == "11"].merge(pcp, left_on="rendering_npi", right_on="npi")
     visits = visits[["person_id", "claim_start_date", "provider_organization"]].drop_duplicates(
-        ["person_id", "claim_start_date"])
+        ["person_id", "claim_start_date"]
+    )
     r = wide[wide.person_id.isin(hypertensive)].merge(
-        visits, left_on=["person_id", "observation_date"], right_on=["person_id", "claim_start_date"])
+        visits, left_on=["person_id", "observation_date"], right_on=["person_id", "claim_start_date"]
+    )
     return r
 
 
@@ -346,29 +379,58 @@ def test_lakeside_blood_pressure_improvement(demo, tables):
     assert 0.55 <= lake_before <= 0.70
     # The other organizations stay where they were.
     big = r[r.provider_organization == "Riverbend Health Partners"]
-    assert abs(big.controlled[after.loc[big.index]].mean() - big.controlled[~after.loc[big.index]].mean()) < 0.05
+    assert (
+        abs(big.controlled[after.loc[big.index]].mean() - big.controlled[~after.loc[big.index]].mean()) < 0.05
+    )
     assert 0.55 <= r.controlled.mean() <= 0.72
 
 
 def test_quality_events_present(tables):
-    med, lab, rx, elig = tables["medical_claim"], tables["lab_result"], tables["pharmacy_claim"], tables["eligibility"]
+    med, lab, rx, elig = (
+        tables["medical_claim"],
+        tables["lab_result"],
+        tables["pharmacy_claim"],
+        tables["eligibility"],
+    )
     # HbA1c results with a professional 83036 line on the same day.
     assert (lab.normalized_code == "4548-4").all() and (lab.result_units == "%").all()
     values = lab.result.astype(float)
     latest = lab.assign(v=values).sort_values("result_date").groupby("person_id").v.last()
     assert 0.10 <= (latest > 9).mean() <= 0.25
     a1c = med[(med.hcpcs_code == "83036") & (med.claim_type == "professional")]
-    matched = lab.merge(a1c[["person_id", "claim_start_date"]].drop_duplicates(), left_on=["person_id", "result_date"],
-                        right_on=["person_id", "claim_start_date"])
+    matched = lab.merge(
+        a1c[["person_id", "claim_start_date"]].drop_duplicates(),
+        left_on=["person_id", "result_date"],
+        right_on=["person_id", "claim_start_date"],
+    )
     assert len(matched) >= 0.9 * len(lab)
     codes = set(med.hcpcs_code.dropna())
-    assert {"77067", "G0438", "G0439", "45378", "G0121", "82274", "81528", "E0601", "E1390", "K0001",
-            "L3000", "80053", "85025", "99283", "99284", "99285"} <= codes
+    assert {
+        "77067",
+        "G0438",
+        "G0439",
+        "45378",
+        "G0121",
+        "82274",
+        "81528",
+        "E0601",
+        "E1390",
+        "K0001",
+        "L3000",
+        "80053",
+        "85025",
+        "99283",
+        "99284",
+        "99285",
+    } <= codes
     # AWV for about half the members a year.
     people_2025 = _member_months(elig)
-    people_2025 = people_2025[people_2025.month.between(pd.Period("2025-01", "M").ordinal,
-                                                        pd.Period("2025-12", "M").ordinal)].person_id.nunique()
-    awv = med[med.hcpcs_code.isin(["G0438", "G0439"]) & (med.claim_start_date.dt.year == 2025)].person_id.nunique()
+    people_2025 = people_2025[
+        people_2025.month.between(pd.Period("2025-01", "M").ordinal, pd.Period("2025-12", "M").ordinal)
+    ].person_id.nunique()
+    awv = med[
+        med.hcpcs_code.isin(["G0438", "G0439"]) & (med.claim_start_date.dt.year == 2025)
+    ].person_id.nunique()
     assert 0.40 <= awv / people_2025 <= 0.65
     # Exclusion evidence.
     dx = med[[f"diagnosis_code_{i}" for i in range(1, 13)]]
@@ -383,7 +445,8 @@ def test_quality_events_present(tables):
     first = st.groupby("person_id").dispensing_date.transform("min")
     n = st.days_supply.to_numpy()
     day = np.repeat(st.dispensing_date.to_numpy(), n) + pd.to_timedelta(
-        np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n), unit="D")
+        np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n), unit="D"
+    )
     cover = pd.DataFrame({"person_id": np.repeat(st.person_id.to_numpy(), n), "day": day})
     cover = cover[cover.day <= pd.Timestamp("2025-12-31")].drop_duplicates()
     covered = cover.groupby("person_id").size()

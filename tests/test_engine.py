@@ -9,14 +9,14 @@ Worked by hand for 2025-01..2025-06:
   ED visits      C on Feb 2 (facility + physician = one visit), D on May 5; B's ED visit on
                  Mar 1 became an admission, so it is counted once, as that admission.
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import pytest
 
+from tests.conftest import built_workspace
 from vbc.engine import Period, compute_metrics, export_rows
 from vbc.registry import load_registry
-from tests.conftest import built_workspace
 from vbc.security import Viewer
 
 PERIOD = Period.from_months("2025-01", "2025-06")
@@ -54,8 +54,14 @@ def test_total_pmpm_and_ed_rate(ws, registry):
 
 def test_by_organization(ws, registry):
     df = compute_metrics(ws, registry, ["total_cost_pmpm"], Viewer("payer"), PERIOD, ["organization"])
-    assert _one(df, "total_cost_pmpm", organization="Alpha Care")[["numerator", "denominator"]].tolist() == [130, 6]
-    assert _one(df, "total_cost_pmpm", organization="Beta Health")[["numerator", "denominator"]].tolist() == [11_360, 7]
+    assert _one(df, "total_cost_pmpm", organization="Alpha Care")[["numerator", "denominator"]].tolist() == [
+        130,
+        6,
+    ]
+    assert _one(df, "total_cost_pmpm", organization="Beta Health")[["numerator", "denominator"]].tolist() == [
+        11_360,
+        7,
+    ]
     assert _one(df, "total_cost_pmpm", organization=None)[["numerator", "denominator"]].tolist() == [500, 6]
 
 
@@ -70,8 +76,9 @@ def test_by_tin_npi_and_month(ws, registry):
 
 
 def test_period_is_respected(ws, registry):
-    df = compute_metrics(ws, registry, ["total_cost_pmpm"], Viewer("payer"),
-                         Period.from_months("2025-04", "2025-06"))
+    df = compute_metrics(
+        ws, registry, ["total_cost_pmpm"], Viewer("payer"), Period.from_months("2025-04", "2025-06")
+    )
     row = _one(df, "total_cost_pmpm")
     # Apr-Jun: A 3 months (no claims), C April only, D 3 months ($500)
     assert (row.numerator, row.denominator) == (500, 7)
@@ -79,14 +86,16 @@ def test_period_is_respected(ws, registry):
 
 def test_org_viewer_sees_only_its_own_rows(ws, registry):
     viewer = Viewer("org", "Beta Health")
-    df = compute_metrics(ws, registry, ["total_cost_pmpm", "ed_visits_per_1000"], viewer, PERIOD,
-                         ["organization"])
+    df = compute_metrics(
+        ws, registry, ["total_cost_pmpm", "ed_visits_per_1000"], viewer, PERIOD, ["organization"]
+    )
     assert set(df["organization"]) == {"Beta Health"}
     total = compute_metrics(ws, registry, ["total_cost_pmpm"], viewer, PERIOD)
     assert (total.iloc[0].numerator, total.iloc[0].denominator) == (11_360, 7)
     # Asking for another organization through the filter cannot widen the scope.
-    other = compute_metrics(ws, registry, ["total_cost_pmpm"], viewer, PERIOD, ["organization"],
-                            {"organization": "Alpha Care"})
+    other = compute_metrics(
+        ws, registry, ["total_cost_pmpm"], viewer, PERIOD, ["organization"], {"organization": "Alpha Care"}
+    )
     assert other.empty or other["denominator"].fillna(0).sum() == 0
 
 
@@ -104,8 +113,13 @@ def test_complementary_suppression():
 
     from vbc.engine import _complementary
 
-    df = pd.DataFrame({"organization": ["big", "mid", "small"], "denominator": [5000.0, 800.0, 40.0],
-                       "suppressed": [False, False, True]})
+    df = pd.DataFrame(
+        {
+            "organization": ["big", "mid", "small"],
+            "denominator": [5000.0, 800.0, 40.0],
+            "suppressed": [False, False, True],
+        }
+    )
     hidden = _complementary(df, ["organization"])
     # With only one hidden cell it could be derived from the total: the smallest other is hidden too.
     assert hidden.tolist() == [False, True, True]
@@ -119,19 +133,26 @@ def test_unknown_grouping_is_refused(ws, registry):
 def test_marts_on_the_fixture(ws):
     con = ws.connect()
     try:
-        stays = con.execute("SELECT person_id, admission_date::VARCHAR, discharge_date::VARCHAR, "
-                            "paid_amount, admitted_via_ed FROM inpatient_stays").fetchall()
+        stays = con.execute(
+            "SELECT person_id, admission_date::VARCHAR, discharge_date::VARCHAR, "
+            "paid_amount, admitted_via_ed FROM inpatient_stays"
+        ).fetchall()
         assert stays == [("B", "2025-03-01", "2025-03-05", 10_000.0, True)]
-        visits = con.execute("SELECT person_id, visit_date::VARCHAR, led_to_admission FROM ed_visits "
-                             "ORDER BY 1").fetchall()
-        assert visits == [("B", "2025-03-01", True), ("C", "2025-02-02", False),
-                          ("D", "2025-05-05", False)]
-        attribution = con.execute("SELECT person_id, organization, tin, npi, step FROM attribution "
-                                  "ORDER BY 1").fetchall()
-        assert attribution == [("A", "Alpha Care", "T1", "N1", 1), ("B", "Beta Health", "T2", "N2", 1),
-                               ("C", "Beta Health", "T3", "N3", 2)]
-        cats = dict(con.execute("SELECT claim_id, any_value(service_category) FROM claim_lines "
-                                "GROUP BY 1").fetchall())
+        visits = con.execute(
+            "SELECT person_id, visit_date::VARCHAR, led_to_admission FROM ed_visits ORDER BY 1"
+        ).fetchall()
+        assert visits == [("B", "2025-03-01", True), ("C", "2025-02-02", False), ("D", "2025-05-05", False)]
+        attribution = con.execute(
+            "SELECT person_id, organization, tin, npi, step FROM attribution ORDER BY 1"
+        ).fetchall()
+        assert attribution == [
+            ("A", "Alpha Care", "T1", "N1", 1),
+            ("B", "Beta Health", "T2", "N2", 1),
+            ("C", "Beta Health", "T3", "N3", 2),
+        ]
+        cats = dict(
+            con.execute("SELECT claim_id, any_value(service_category) FROM claim_lines GROUP BY 1").fetchall()
+        )
         assert cats["b3"] == "inpatient" and cats["c2"] == "emergency" and cats["b4"] == "emergency"
         assert cats["a1"] == "professional" and cats["rx1"] == "pharmacy" and cats["d2"] == "outpatient"
     finally:

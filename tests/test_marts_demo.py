@@ -1,5 +1,6 @@
 """Marts and metrics on generated demo data, checked against plain pandas computations
 straight from the Parquet files (a second, independent way to the same numbers)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,11 @@ from vbc.security import Viewer
 
 
 def _read(data: Path, table: str) -> pd.DataFrame:
-    return pd.read_parquet(data / table) if (data / table).is_dir() else pd.read_parquet(
-        data / f"{table}.parquet")
+    return (
+        pd.read_parquet(data / table)
+        if (data / table).is_dir()
+        else pd.read_parquet(data / f"{table}.parquet")
+    )
 
 
 def plain_member_months(data: Path) -> pd.DataFrame:
@@ -33,12 +37,26 @@ def plain_member_months(data: Path) -> pd.DataFrame:
 def plain_paid(data: Path) -> pd.DataFrame:
     med = _read(data, "medical_claim")
     rx = _read(data, "pharmacy_claim")
-    return pd.concat([
-        pd.DataFrame({"person_id": med.person_id, "payer": med.payer, "paid": med.paid_amount,
-                      "month": pd.to_datetime(med.claim_start_date).dt.to_period("M")}),
-        pd.DataFrame({"person_id": rx.person_id, "payer": rx.payer, "paid": rx.paid_amount,
-                      "month": pd.to_datetime(rx.dispensing_date).dt.to_period("M")}),
-    ])
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "person_id": med.person_id,
+                    "payer": med.payer,
+                    "paid": med.paid_amount,
+                    "month": pd.to_datetime(med.claim_start_date).dt.to_period("M"),
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "person_id": rx.person_id,
+                    "payer": rx.payer,
+                    "paid": rx.paid_amount,
+                    "month": pd.to_datetime(rx.dispensing_date).dt.to_period("M"),
+                }
+            ),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +94,9 @@ def test_every_paid_dollar_is_in_claim_lines(built, demo_extract):
     assert total == pytest.approx(paid["paid"].sum(), abs=0.01)
 
 
-@pytest.mark.parametrize("start,end", [(None, None), ("2025-01", "2025-12"), ("2025-06", "2025-06"),
-                                       ("2024-11", "2025-04")])
+@pytest.mark.parametrize(
+    "start,end", [(None, None), ("2025-01", "2025-12"), ("2025-06", "2025-06"), ("2024-11", "2025-04")]
+)
 def test_total_cost_pmpm_equals_plain_computation(built, demo_extract, registry, start, end):
     mm = plain_member_months(demo_extract)
     paid = plain_paid(demo_extract)
@@ -100,14 +119,30 @@ def test_pmpm_by_organization_with_supplied_attribution(demo_extract, tmp_path, 
     mm = plain_member_months(data)
     orgs = ["North", "South", "East"]
     # Every ninth member month is left unattributed.
-    mm["org"] = pd.Series([orgs[int(hashlib.md5(f"{p}{m}".encode()).hexdigest(), 16) % 3] if i % 9 else None
-                           for i, (p, m) in enumerate(zip(mm.person_id, mm.month.astype(str)))],
-                          dtype="object", index=mm.index)
-    write_table(data, "provider_attribution", [
-        dict(person_id=r.person_id, year_month=r.month.strftime("%Y%m"), payer=r.payer,
-             payer_attributed_provider=None, payer_attributed_provider_practice=f"TIN-{r.org}",
-             payer_attributed_provider_organization=r.org)
-        for r in mm.itertuples() if isinstance(r.org, str)])
+    mm["org"] = pd.Series(
+        [
+            orgs[int(hashlib.md5(f"{p}{m}".encode()).hexdigest(), 16) % 3] if i % 9 else None
+            for i, (p, m) in enumerate(zip(mm.person_id, mm.month.astype(str)))
+        ],
+        dtype="object",
+        index=mm.index,
+    )
+    write_table(
+        data,
+        "provider_attribution",
+        [
+            dict(
+                person_id=r.person_id,
+                year_month=r.month.strftime("%Y%m"),
+                payer=r.payer,
+                payer_attributed_provider=None,
+                payer_attributed_provider_practice=f"TIN-{r.org}",
+                payer_attributed_provider_organization=r.org,
+            )
+            for r in mm.itertuples()
+            if isinstance(r.org, str)
+        ],
+    )
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
     ws = built_workspace(data)
     paid = plain_paid(data)
@@ -121,29 +156,43 @@ def test_pmpm_by_organization_with_supplied_attribution(demo_extract, tmp_path, 
         assert row.denominator == len(mine)
         assert row.value == pytest.approx(expected, rel=1e-9)
         # And the organization's own viewer sees exactly that row and nothing else.
-        own = compute_metrics(ws, registry, ["total_cost_pmpm"], Viewer("org", org), period,
-                              ["organization", "month"])
+        own = compute_metrics(
+            ws, registry, ["total_cost_pmpm"], Viewer("org", org), period, ["organization", "month"]
+        )
         assert set(own.organization) == {org}
         assert own.numerator.sum() == pytest.approx(row.numerator)
 
 
 def plain_stays(data: Path) -> int:
     med = _read(data, "medical_claim")
-    inst = med[(med.claim_type == "institutional")
-               & med.bill_type_code.fillna("").str.lstrip("0").str.startswith("11")]
-    claims = inst.groupby("claim_id").agg(
-        person_id=("person_id", "first"), payer=("payer", "first"),
-        admit=("admission_date", "min"), start=("claim_start_date", "min"),
-        discharge=("discharge_date", "max"), end=("claim_end_date", "max"),
-        disposition=("discharge_disposition_code", "first")).reset_index()
+    inst = med[
+        (med.claim_type == "institutional")
+        & med.bill_type_code.fillna("").str.lstrip("0").str.startswith("11")
+    ]
+    claims = (
+        inst.groupby("claim_id")
+        .agg(
+            person_id=("person_id", "first"),
+            payer=("payer", "first"),
+            admit=("admission_date", "min"),
+            start=("claim_start_date", "min"),
+            discharge=("discharge_date", "max"),
+            end=("claim_end_date", "max"),
+            disposition=("discharge_disposition_code", "first"),
+        )
+        .reset_index()
+    )
     claims["admit"] = claims["admit"].fillna(claims["start"])
     claims["discharge"] = claims["discharge"].fillna(claims["end"])
     stays = 0
     for _, g in claims.sort_values(["admit", "discharge", "claim_id"]).groupby(["person_id", "payer"]):
         running, last_disp = None, None
         for r in g.itertuples():
-            transfer_next_day = (running is not None and last_disp in ("02", "05", "65", "66")
-                                 and (pd.Timestamp(r.admit) - pd.Timestamp(running)).days == 1)
+            transfer_next_day = (
+                running is not None
+                and last_disp in ("02", "05", "65", "66")
+                and (pd.Timestamp(r.admit) - pd.Timestamp(running)).days == 1
+            )
             if running is None or (r.admit > running and not transfer_next_day):
                 stays += 1
             if running is None or r.discharge >= running:

@@ -1,4 +1,5 @@
 """Every page runs headless (AppTest) for every kind of viewer, with the stamp in its header."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,17 @@ from streamlit.testing.v1 import AppTest
 from vbc.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["pages/overview.py", "pages/data_health.py", "pages/definitions.py", "pages/cost.py", "pages/utilization.py",
-         "pages/attribution.py", "pages/settlement.py", "pages/quality.py", "pages/care_gaps.py"]
+PAGES = [
+    "pages/overview.py",
+    "pages/data_health.py",
+    "pages/definitions.py",
+    "pages/cost.py",
+    "pages/utilization.py",
+    "pages/attribution.py",
+    "pages/settlement.py",
+    "pages/quality.py",
+    "pages/care_gaps.py",
+]
 VIEWERS = ["payer", "org:Beta Health", "joint"]
 
 

@@ -4,6 +4,7 @@ The fixture: everyone is enrolled 2015-2025, the period is calendar 2025 (ends 2
 member has an attribution visit (99213, dx Z0000) on 2025-01-15 with N1 (Alpha Care) or N2 (Beta
 Health), and the last claim in the data is on 2025-12-31. Ages are at 2025-12-31.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,14 +76,26 @@ DEATHS = {"R3": "2025-06-03"}
 def _prof(cid, pid, day, hcpcs, dx="Z0000", npi=None, pos="11"):
     npi = npi or PEOPLE[pid][2]  # by default the member's own PCP, so attribution stays put
     tin = {"N1": "T1", "N2": "T2"}.get(npi, "T9")
-    return _line(cid, 1, pid, day, 50.0, hcpcs=hcpcs, pos=pos, npi=npi, tin=tin, dx=dx,
-                 paid_date=PAID)
+    return _line(cid, 1, pid, day, 50.0, hcpcs=hcpcs, pos=pos, npi=npi, tin=tin, dx=dx, paid_date=PAID)
 
 
 def _stay(cid, pid, admit, discharge, disp, drg="291", dx="I509", proc=None):
-    row = _line(cid, 1, pid, admit, 9000.0, claim_type="institutional", bill="111", rev="0120",
-                end=discharge, admit=admit, discharge=discharge, disposition=disp, dx=dx,
-                paid_date=PAID)
+    row = _line(
+        cid,
+        1,
+        pid,
+        admit,
+        9000.0,
+        claim_type="institutional",
+        bill="111",
+        rev="0120",
+        end=discharge,
+        admit=admit,
+        discharge=discharge,
+        disposition=disp,
+        dx=dx,
+        paid_date=PAID,
+    )
     row["drg_code"] = drg
     row["procedure_code_1"] = proc
     return row
@@ -91,19 +104,42 @@ def _stay(cid, pid, admit, discharge, disp, drg="291", dx="I509", proc=None):
 def build_quality_extract(d):
     elig = []
     for pid, (gender, birth, _) in PEOPLE.items():
-        elig.append(_elig(pid, "2015-01-01", "2025-12-31", death=DEATHS.get(pid), gender=gender,
-                          birth=birth))
+        elig.append(_elig(pid, "2015-01-01", "2025-12-31", death=DEATHS.get(pid), gender=gender, birth=birth))
     write_table(d, "eligibility", elig)
-    write_table(d, "provider", [
-        dict(npi="N1", provider_name="Dr One", specialty="internal medicine", tin="T1",
-             provider_organization="Alpha Care"),
-        dict(npi="N2", provider_name="Dr Two", specialty="family practice", tin="T2",
-             provider_organization="Beta Health"),
-        dict(npi="N9", provider_name="Radiology Group", specialty="radiology", tin="T9",
-             provider_organization=None),
-        dict(npi="F1", provider_name="General Hospital", specialty="acute care hospital", tin="T8",
-             provider_organization=None),
-    ])
+    write_table(
+        d,
+        "provider",
+        [
+            dict(
+                npi="N1",
+                provider_name="Dr One",
+                specialty="internal medicine",
+                tin="T1",
+                provider_organization="Alpha Care",
+            ),
+            dict(
+                npi="N2",
+                provider_name="Dr Two",
+                specialty="family practice",
+                tin="T2",
+                provider_organization="Beta Health",
+            ),
+            dict(
+                npi="N9",
+                provider_name="Radiology Group",
+                specialty="radiology",
+                tin="T9",
+                provider_organization=None,
+            ),
+            dict(
+                npi="F1",
+                provider_name="General Hospital",
+                specialty="acute care hospital",
+                tin="T8",
+                provider_organization=None,
+            ),
+        ],
+    )
     n = iter(range(1, 10_000))
     c = lambda: f"c{next(n)}"  # noqa: E731
     rows = [_prof(c(), pid, "2025-01-15", "99213", npi=pcp) for pid, (_, _, pcp) in PEOPLE.items()]
@@ -115,8 +151,19 @@ def build_quality_extract(d):
         _prof(c(), "W3", "2023-09-30", "77067", npi="N9", pos="22"),
         _prof(c(), "W5", "2024-05-01", "99213", dx="Z9013"),
         _prof(c(), "W5", "2025-02-01", "77067", npi="N9", pos="22"),
-        _line(c(), 1, "W6", "2025-03-01", 4000.0, claim_type="institutional", bill="811",
-              rev="0651", end="2025-03-31", dx="C509", paid_date=PAID),
+        _line(
+            c(),
+            1,
+            "W6",
+            "2025-03-01",
+            4000.0,
+            claim_type="institutional",
+            bill="811",
+            rev="0651",
+            end="2025-03-31",
+            dx="C509",
+            paid_date=PAID,
+        ),
         # colorectal: colonoscopy from 2016-01-01, sigmoidoscopy/CTC from 2021-01-01,
         # FIT-DNA from 2023-01-01, FIT from 2025-01-01
         _prof(c(), "C1", "2016-01-01", "G0121", npi="N9", pos="22"),
@@ -176,42 +223,99 @@ def build_quality_extract(d):
     def obs(pid, day, sys_, dia):
         out = []
         if sys_ is not None:
-            out.append(dict(person_id=pid, observation_date=day, normalized_code_type="loinc",
-                            normalized_code="8480-6", result=str(sys_), result_units="mm[Hg]"))
+            out.append(
+                dict(
+                    person_id=pid,
+                    observation_date=day,
+                    normalized_code_type="loinc",
+                    normalized_code="8480-6",
+                    result=str(sys_),
+                    result_units="mm[Hg]",
+                )
+            )
         if dia is not None:
-            out.append(dict(person_id=pid, observation_date=day, normalized_code_type="loinc",
-                            normalized_code="8462-4", result=str(dia), result_units="mm[Hg]"))
+            out.append(
+                dict(
+                    person_id=pid,
+                    observation_date=day,
+                    normalized_code_type="loinc",
+                    normalized_code="8462-4",
+                    result=str(dia),
+                    result_units="mm[Hg]",
+                )
+            )
         return out
-    write_table(d, "observation", [
-        *obs("B1", "2025-03-01", 150, 95),
-        *obs("B1", "2025-11-10", 150, 85), *obs("B1", "2025-11-10", 135, 95),  # lowest: 135/85
-        *obs("B3", "2025-02-01", 120, 80), *obs("B3", "2025-10-01", 145, 80),
-        *obs("B7", "2025-05-01", 139, 89), *obs("B7", "2025-06-01", 150, None),  # no diastolic
-        *obs("B6", "2025-04-01", 120, 70),
-    ])
+
+    write_table(
+        d,
+        "observation",
+        [
+            *obs("B1", "2025-03-01", 150, 95),
+            *obs("B1", "2025-11-10", 150, 85),
+            *obs("B1", "2025-11-10", 135, 95),  # lowest: 135/85
+            *obs("B3", "2025-02-01", 120, 80),
+            *obs("B3", "2025-10-01", 145, 80),
+            *obs("B7", "2025-05-01", 139, 89),
+            *obs("B7", "2025-06-01", 150, None),  # no diastolic
+            *obs("B6", "2025-04-01", 120, 70),
+        ],
+    )
 
     def lab(pid, day, value):
-        return dict(person_id=pid, result_date=day, normalized_code_type="loinc",
-                    normalized_code="4548-4", result=value, result_units="%")
-    write_table(d, "lab_result", [
-        lab("D1", "2025-02-01", "9.5"), lab("D1", "2025-09-01", "8.0"),
-        lab("D3", "2025-04-01", "9.1"),
-        lab("D5", "2025-05-01", "9.0"), lab("D5", "2025-06-01", "pending"),
-        lab("D6", "2025-03-01", "10.2"),
-    ])
+        return dict(
+            person_id=pid,
+            result_date=day,
+            normalized_code_type="loinc",
+            normalized_code="4548-4",
+            result=value,
+            result_units="%",
+        )
+
+    write_table(
+        d,
+        "lab_result",
+        [
+            lab("D1", "2025-02-01", "9.5"),
+            lab("D1", "2025-09-01", "8.0"),
+            lab("D3", "2025-04-01", "9.1"),
+            lab("D5", "2025-05-01", "9.0"),
+            lab("D5", "2025-06-01", "pending"),
+            lab("D6", "2025-03-01", "10.2"),
+        ],
+    )
 
     def fill(cid, pid, day, days, ndc="00071015523"):
-        return dict(claim_id=cid, claim_line_number=1, person_id=pid, member_id="M" + pid,
-                    payer="Medicare", plan="ACO", prescribing_provider_npi="N1",
-                    dispensing_date=day, ndc_code=ndc, quantity=float(days), days_supply=days,
-                    paid_date=PAID, paid_amount=10.0, allowed_amount=12.0)
-    write_table(d, "pharmacy_claim", [
-        fill("x1", "S1", "2025-01-01", 90), fill("x2", "S1", "2025-03-01", 90),
-        fill("x3", "S1", "2025-06-01", 90, ndc="00310075190"), fill("x4", "S1", "2025-09-01", 30),
-        fill("x5", "S2", "2025-04-01", 90),
-        fill("x6", "S3", "2025-01-01", 30), fill("x7", "S3", "2025-06-01", 30),
-        fill("x8", "W1", "2025-02-01", 30, ndc="99999999999"),  # not a statin
-    ])
+        return dict(
+            claim_id=cid,
+            claim_line_number=1,
+            person_id=pid,
+            member_id="M" + pid,
+            payer="Medicare",
+            plan="ACO",
+            prescribing_provider_npi="N1",
+            dispensing_date=day,
+            ndc_code=ndc,
+            quantity=float(days),
+            days_supply=days,
+            paid_date=PAID,
+            paid_amount=10.0,
+            allowed_amount=12.0,
+        )
+
+    write_table(
+        d,
+        "pharmacy_claim",
+        [
+            fill("x1", "S1", "2025-01-01", 90),
+            fill("x2", "S1", "2025-03-01", 90),
+            fill("x3", "S1", "2025-06-01", 90, ndc="00310075190"),
+            fill("x4", "S1", "2025-09-01", 30),
+            fill("x5", "S2", "2025-04-01", 90),
+            fill("x6", "S3", "2025-01-01", 30),
+            fill("x7", "S3", "2025-06-01", 30),
+            fill("x8", "W1", "2025-02-01", 30, ndc="99999999999"),  # not a statin
+        ],
+    )
     return d
 
 
@@ -235,8 +339,10 @@ def _results(ws, reg, mid, viewer=Viewer("payer")):
 
 
 def _by_person(df):
-    return {r.person_id: (r.in_denominator, r.exclusion_reason if r.excluded else None, r.in_numerator)
-            for r in df.itertuples()}
+    return {
+        r.person_id: (r.in_denominator, r.exclusion_reason if r.excluded else None, r.in_numerator)
+        for r in df.itertuples()
+    }
 
 
 def test_breast_cancer_screening_by_hand(qx, reg):
@@ -244,8 +350,13 @@ def test_breast_cancer_screening_by_hand(qx, reg):
     # W1: 74 on 2025-12-31, mammogram on 2023-10-01 = the first day of the 27-month window -> met.
     # W3: 52, mammogram on 2023-09-30, one day early -> not met. W7: none -> not met.
     # W5 mastectomy (Z90.13), W6 hospice (bill type 811) excluded. W2 (75), W4 (51), men: absent.
-    assert got == {"W1": (True, None, True), "W3": (True, None, False), "W7": (True, None, False),
-                   "W5": (False, "bilateral mastectomy", False), "W6": (False, "hospice", False)}
+    assert got == {
+        "W1": (True, None, True),
+        "W3": (True, None, False),
+        "W7": (True, None, False),
+        "W5": (False, "bilateral mastectomy", False),
+        "W6": (False, "hospice", False),
+    }
     rate = compute_metrics(qx, reg, ["breast_cancer_screening"], Viewer("payer"), P2025)
     assert (rate["numerator"].iloc[0], rate["denominator"].iloc[0]) == (1, 3)  # 1 of W1, W3, W7
     res = _results(qx, reg, "breast_cancer_screening").set_index("person_id")
@@ -273,9 +384,14 @@ def test_colorectal_screening_by_hand(qx, reg):
         "C8": (False, "total colectomy", False),
         # everyone else aged 46-75 has no test: W1 (74), W2 (75), W3 (52), W4 (51), W5, W7 (70),
         # D1 (75); W6 is in hospice. C2 (45), B1 (85), D2 (76) and the 30-year-olds are absent.
-        "W1": (True, None, False), "W2": (True, None, False), "W3": (True, None, False),
-        "W4": (True, None, False), "W5": (True, None, False), "W6": (False, "hospice", False),
-        "W7": (True, None, False), "D1": (True, None, False),
+        "W1": (True, None, False),
+        "W2": (True, None, False),
+        "W3": (True, None, False),
+        "W4": (True, None, False),
+        "W5": (True, None, False),
+        "W6": (False, "hospice", False),
+        "W7": (True, None, False),
+        "D1": (True, None, False),
     }
     assert got == expected
 
@@ -286,9 +402,13 @@ def test_controlling_blood_pressure_by_hand(qx, reg):
     # B3: latest 145/80 on 2025-10-01 (the 120/80 in February is older) -> not controlled.
     # B5: no reading -> not controlled. B7: 139/89 (the later systolic-only day has no pair).
     # B6: ESRD (N18.6) excluded. B2 (86) and B4 (I10 only after June) absent.
-    assert got == {"B1": (True, None, True), "B3": (True, None, False), "B5": (True, None, False),
-                   "B7": (True, None, True),
-                   "B6": (False, "end-stage renal disease, dialysis or kidney transplant", False)}
+    assert got == {
+        "B1": (True, None, True),
+        "B3": (True, None, False),
+        "B5": (True, None, False),
+        "B7": (True, None, True),
+        "B6": (False, "end-stage renal disease, dialysis or kidney transplant", False),
+    }
     res = _results(qx, reg, "controlling_blood_pressure").set_index("person_id")
     assert res.loc["B1", "evidence_code"] == "135/85"
     assert res.loc["B1", "evidence_date"] == "2025-11-10"
@@ -299,8 +419,13 @@ def test_hba1c_poor_control_by_hand(qx, reg):
     # D1 (75): latest 8.0 -> not poor. D3: 9.1 -> poor. D4: no test -> poor.
     # D5: 9.0 is not above 9.0, and the later "pending" is not a number -> not poor.
     # D6 hospice (Q5001). D2 (76) and D7 (diabetes only in 2023) absent.
-    assert got == {"D1": (True, None, False), "D3": (True, None, True), "D4": (True, None, True),
-                   "D5": (True, None, False), "D6": (False, "hospice", False)}
+    assert got == {
+        "D1": (True, None, False),
+        "D3": (True, None, True),
+        "D4": (True, None, True),
+        "D5": (True, None, False),
+        "D6": (False, "hospice", False),
+    }
     rate = compute_metrics(qx, reg, ["diabetes_hba1c_poor_control"], Viewer("payer"), P2025)
     assert rate["value"].iloc[0] == pytest.approx(2 / 4)
 
@@ -327,8 +452,10 @@ def test_annual_wellness_visit(qx, reg):
 
 def test_readmissions_transfers_chained_planned_excluded(qx, reg):
     res = _results(qx, reg, "readmission_30day")
-    rows = {(r.person_id, r.detail.split(";")[0]): (r.in_denominator, r.exclusion_reason, r.in_numerator)
-            for r in res.itertuples()}
+    rows = {
+        (r.person_id, r.detail.split(";")[0]): (r.in_denominator, r.exclusion_reason, r.in_numerator)
+        for r in res.itertuples()
+    }
     assert rows == {
         # A1 -> A2 transfer is one stay ending 2025-02-10 (never its own readmission);
         # the stay on 2025-03-12 is exactly 30 days later -> readmission.
@@ -352,8 +479,10 @@ def test_readmissions_transfers_chained_planned_excluded(qx, reg):
 
 def test_followup_within_7_days(qx, reg):
     res = _results(qx, reg, "followup_7day_after_discharge")
-    rows = {(r.person_id, r.detail.split(";")[0]): (r.in_denominator, r.exclusion_reason, r.in_numerator)
-            for r in res.itertuples()}
+    rows = {
+        (r.person_id, r.detail.split(";")[0]): (r.in_denominator, r.exclusion_reason, r.in_numerator)
+        for r in res.itertuples()
+    }
     assert rows == {
         ("R1", "discharged 2025-02-10"): (True, None, True),  # visit on day 7
         ("R1", "discharged 2025-03-15"): (True, None, False),
@@ -385,7 +514,12 @@ def test_care_gaps_org_export(qx, reg):
     bcs = gaps[gaps["metric_id"] == "breast_cancer_screening"].set_index("person_id")["gap"]
     assert bcs.to_dict() == {"W3": "no mammogram since 2023-09-30", "W7": "no mammogram on file"}
     assert set(gaps["person_id"]) == {"W3", "W7", "B5", "R6"}
-    assert set(gaps.loc[gaps["metric_id"] == "annual_wellness_visit", "person_id"]) == {"W3", "W7", "B5", "R6"}
+    assert set(gaps.loc[gaps["metric_id"] == "annual_wellness_visit", "person_id"]) == {
+        "W3",
+        "W7",
+        "B5",
+        "R6",
+    }
     assert (gaps["pcp_name"] == "Dr Two").all()
     assert (gaps.loc[gaps["person_id"] == "W7", "last_visit"] == "2025-01-15").all()
     payer = quality.care_gaps(qx, reg, Viewer("payer"), P2025, ["diabetes_hba1c_poor_control"])
@@ -394,16 +528,41 @@ def test_care_gaps_org_export(qx, reg):
 
 
 def test_cli_measure_results_and_refusal(qx, reg, capsys):
-    code = cli.main(["measure-results", "--data", str(qx.data_dir), "--metric",
-                     "controlling_blood_pressure", "--start", "2025-01", "--end", "2025-12",
-                     "--viewer", "org:Beta Health", "--format", "json"])
+    code = cli.main(
+        [
+            "measure-results",
+            "--data",
+            str(qx.data_dir),
+            "--metric",
+            "controlling_blood_pressure",
+            "--start",
+            "2025-01",
+            "--end",
+            "2025-12",
+            "--viewer",
+            "org:Beta Health",
+            "--format",
+            "json",
+        ]
+    )
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     assert [r["person_id"] for r in doc["rows"]] == ["B5"]
     assert doc["rows"][0]["in_denominator"] is True and doc["rows"][0]["in_numerator"] is False
     assert doc["stamp"]["viewer"] == "org:Beta Health"
-    code = cli.main(["measure-results", "--data", str(qx.data_dir), "--metric",
-                     "controlling_blood_pressure", "--viewer", "joint", "--format", "csv"])
+    code = cli.main(
+        [
+            "measure-results",
+            "--data",
+            str(qx.data_dir),
+            "--metric",
+            "controlling_blood_pressure",
+            "--viewer",
+            "joint",
+            "--format",
+            "csv",
+        ]
+    )
     captured = capsys.readouterr()
     assert code != 0 and captured.out == "" and "refused" in captured.err
 
@@ -412,12 +571,28 @@ def test_cli_metrics_json_matches_the_page_engine(qx, reg, capsys):
     # The Quality page's numbers come from vbc.ui.context.metrics -> engine.compute_metrics.
     ids = [m.id for m in quality.quality_metrics(reg)]
     for mid in ids:
-        code = cli.main(["metrics", "--data", str(qx.data_dir), "--metric", mid, "--by",
-                         "organization", "--start", "2025-01", "--end", "2025-12", "--format", "json"])
+        code = cli.main(
+            [
+                "metrics",
+                "--data",
+                str(qx.data_dir),
+                "--metric",
+                mid,
+                "--by",
+                "organization",
+                "--start",
+                "2025-01",
+                "--end",
+                "2025-12",
+                "--format",
+                "json",
+            ]
+        )
         assert code == 0
         doc = json.loads(capsys.readouterr().out)
-        page = export_rows(compute_metrics(qx, reg, [mid], Viewer("payer"), P2025, ["organization"]),
-                           ["organization"])
+        page = export_rows(
+            compute_metrics(qx, reg, [mid], Viewer("payer"), P2025, ["organization"]), ["organization"]
+        )
         assert doc["rows"] == page
         assert all({"numerator", "denominator", "value", "ci_low", "ci_high"} <= set(r) for r in doc["rows"])
 
@@ -433,19 +608,32 @@ def test_person_rows_add_up_to_the_engine(qx, reg):
 def test_composite_scoring_by_hand(qx, reg):
     from vbc.terms import parse_terms
 
-    terms = parse_terms({
-        "contract_id": "T", "payer": "Medicare", "provider_organization": "Alpha Care",
-        "performance_year": 2025, "benchmark": {"pmpm": 1000}, "minimum_savings_rate": 0.02,
-        "shared_savings_rate": 0.5, "quality": {"gate": 40},
-        "measures": {"breast_cancer_screening": {"target": 0.7, "weight": 2},
-                     "annual_wellness_visit": {"target": 0.5, "weight": 1}}})
+    terms = parse_terms(
+        {
+            "contract_id": "T",
+            "payer": "Medicare",
+            "provider_organization": "Alpha Care",
+            "performance_year": 2025,
+            "benchmark": {"pmpm": 1000},
+            "minimum_savings_rate": 0.02,
+            "shared_savings_rate": 0.5,
+            "quality": {"gate": 40},
+            "measures": {
+                "breast_cancer_screening": {"target": 0.7, "weight": 2},
+                "annual_wellness_visit": {"target": 0.5, "weight": 1},
+            },
+        }
+    )
     out = quality.quality_composite(qx, reg, terms, Viewer("payer"), P2025)
     # Alpha Care has 34 of the 38 members (Beta: W3, W7, B5, R6).
     # Breast screening: W1 met, W5 and W6 excluded -> denominator 1: too few to judge, weight 0.
     # Wellness visit: 34 - 2 in hospice (W6, D6) = 32, of whom W1 and C1 had one: 2/32 = 6.25%,
     # 43.75 points short of 50% (more than 20) -> 0 points. Judged: 1; score 0; share 0.
     ms = out["measures"].set_index("metric_id")
-    assert bool(ms.loc["breast_cancer_screening", "too_few"]) and ms.loc["breast_cancer_screening", "weight"] == 0
+    assert (
+        bool(ms.loc["breast_cancer_screening", "too_few"])
+        and ms.loc["breast_cancer_screening", "weight"] == 0
+    )
     assert ms.loc["annual_wellness_visit", "rate"] == pytest.approx(2 / 32)
     assert ms.loc["annual_wellness_visit", "denominator"] == 32
     assert ms.loc["annual_wellness_visit", "points"] == 0
@@ -458,6 +646,7 @@ def test_composite_scoring_by_hand(qx, reg):
 
 # ------------------------------------------------------------------------------------------------
 # Demo data: the planted improvement, and the composite over real-sized denominators
+
 
 def test_pchart_calls_the_planted_improvement_only(demo_extract, monkeypatch, tmp_path, reg):
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
@@ -490,8 +679,10 @@ def test_pchart_calls_the_planted_improvement_only(demo_extract, monkeypatch, tm
     df = quality.trend(ws, reg, s.id, Viewer("payer"), by=["organization"], rolling=False)
     for org, g in df.groupby("organization"):
         inc = quality.incomplete_months(ws, s, list(g["month"]))
-        assert quality.control_chart(s, g["numerator"], g["denominator"], None, inc)["reading"] \
-            == "common-cause variation", org
+        assert (
+            quality.control_chart(s, g["numerator"], g["denominator"], None, inc)["reading"]
+            == "common-cause variation"
+        ), org
 
     # Composite for Riverbend's demo contract, recomputed from the engine's rates by hand.
     from vbc.terms import contracts
@@ -499,8 +690,15 @@ def test_pchart_calls_the_planted_improvement_only(demo_extract, monkeypatch, tm
     terms = [c for c in contracts() if c.provider_organization == "Riverbend Health Partners"][0]
     period = Period.from_months("2025-01", "2025-12")
     out = quality.quality_composite(ws, reg, terms, Viewer("payer"), period)
-    rates = compute_metrics(ws, reg, list(terms.measures), Viewer("payer"), period, (),
-                            {"organization": terms.provider_organization}).set_index("metric_id")
+    rates = compute_metrics(
+        ws,
+        reg,
+        list(terms.measures),
+        Viewer("payer"),
+        period,
+        (),
+        {"organization": terms.provider_organization},
+    ).set_index("metric_id")
     total = weight = met = judged = 0.0
     for mid, t in terms.measures.items():
         r = rates.loc[mid]
@@ -522,6 +720,7 @@ def test_pchart_calls_the_planted_improvement_only(demo_extract, monkeypatch, tm
 # ------------------------------------------------------------------------------------------------
 # Variants
 
+
 def test_variant_is_a_small_override_of_the_base(reg, tmp_path):
     import shutil
 
@@ -537,18 +736,20 @@ def test_variant_is_a_small_override_of_the_base(reg, tmp_path):
     assert any("BETWEEN 50 AND 74" in x for x in changed)
     d = tmp_path / "metrics"
     shutil.copytree(reg.get("total_cost_pmpm").path.parent, d)
-    (d / "bad_variant.yaml").write_text("id: bad_variant\nvariant_of: no_such_metric\nname: x\n"
-                                        "version: 1\n")
+    (d / "bad_variant.yaml").write_text("id: bad_variant\nvariant_of: no_such_metric\nname: x\nversion: 1\n")
     with pytest.raises(MetricDefinitionError, match="bad_variant.yaml"):
         load_registry(d, d / "value_sets")
-    (d / "bad_variant.yaml").write_text("id: bad_variant\nvariant_of: breast_cancer_screening\n"
-                                        "name: x\nversion: 1\noverrides:\n  constants: {max_agee: 3}\n")
+    (d / "bad_variant.yaml").write_text(
+        "id: bad_variant\nvariant_of: breast_cancer_screening\n"
+        "name: x\nversion: 1\noverrides:\n  constants: {max_agee: 3}\n"
+    )
     with pytest.raises(MetricDefinitionError, match="constant"):
         load_registry(d, d / "value_sets")
 
 
 # ------------------------------------------------------------------------------------------------
 # Pages: the joint view shows no member-level data and no count from 1 to 10
+
 
 def _app(ws, viewer, page, monkeypatch, measure=None):
     from streamlit.testing.v1 import AppTest
@@ -583,7 +784,9 @@ def test_joint_quality_page_has_no_small_counts(qx, monkeypatch):
     at = _app(qx, "joint", "pages/quality.py", monkeypatch, measure="controlling_blood_pressure")
     card = at.dataframe[0].value
     for v in card["Denominator (n)"]:
-        assert v in ("suppressed", "—") or int(str(v).replace(",", "")) == 0 or int(str(v).replace(",", "")) > 10
+        assert (
+            v in ("suppressed", "—") or int(str(v).replace(",", "")) == 0 or int(str(v).replace(",", "")) > 10
+        )
     for df in at.dataframe[1:]:
         for col in df.value.columns:
             for v in df.value[col]:
@@ -595,9 +798,12 @@ def test_joint_quality_page_has_no_small_counts(qx, monkeypatch):
 def test_payer_quality_page_matches_the_engine(qx, monkeypatch, reg):
     at = _app(qx, "payer", "pages/quality.py", monkeypatch)
     card = at.dataframe[0].value.set_index("Measure")
-    rates = compute_metrics(qx, reg, ["breast_cancer_screening", "controlling_blood_pressure"],
-                            Viewer("payer"), P2025).set_index("metric_id")
-    assert card.loc["Breast cancer screening", "Rate"] == f"{rates.loc['breast_cancer_screening', 'value']:.1%}"
+    rates = compute_metrics(
+        qx, reg, ["breast_cancer_screening", "controlling_blood_pressure"], Viewer("payer"), P2025
+    ).set_index("metric_id")
+    assert (
+        card.loc["Breast cancer screening", "Rate"] == f"{rates.loc['breast_cancer_screening', 'value']:.1%}"
+    )
     assert card.loc["Breast cancer screening", "Rate"] == "33.3%"  # 1 of 3, by hand above
     assert card.loc["Controlling high blood pressure", "Rate"] == "50.0%"  # B1, B7 of 4
     assert card.loc["Breast cancer screening", "Against target"] == "too few to judge"

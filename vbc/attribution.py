@@ -5,6 +5,7 @@ care clinicians over the assignment window, then the NPI with the plurality with
 Step 2 (no step-1 services): the same over specialists. Ties go to the most recent service.
 A payer-supplied provider_attribution extract, when present, replaces the computation.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,14 +19,26 @@ from vbc.security import Viewer, is_small, require_member_level
 from vbc.valuesets import load_value_set
 
 PRIMARY_CARE_SPECIALTIES = (
-    "internal medicine", "family practice", "family medicine", "general practice",
-    "geriatric medicine", "pediatric medicine", "nurse practitioner", "physician assistant",
+    "internal medicine",
+    "family practice",
+    "family medicine",
+    "general practice",
+    "geriatric medicine",
+    "pediatric medicine",
+    "nurse practitioner",
+    "physician assistant",
     "clinical nurse specialist",
 )
 # Roster entries that bill as organizations, not clinicians; they never take step 2.
 NON_CLINICIAN_SPECIALTIES = (
-    "acute care hospital", "skilled nursing facility", "home health agency", "hospice",
-    "dme supplier", "laboratory", "ambulance", "pharmacy",
+    "acute care hospital",
+    "skilled nursing facility",
+    "home health agency",
+    "hospice",
+    "dme supplier",
+    "laboratory",
+    "ambulance",
+    "pharmacy",
 )
 
 
@@ -118,13 +131,15 @@ def build_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSetti
     """Create table `attribution` (person_id, payer, year, tin, npi, organization, step, ...)."""
     _lookup_tables(con)
     first, last = _data_months(con)
-    years = [r[0] for r in con.execute(
-        "SELECT DISTINCT year(year_month) FROM member_months ORDER BY 1").fetchall()]
+    years = [
+        r[0] for r in con.execute("SELECT DISTINCT year(year_month) FROM member_months ORDER BY 1").fetchall()
+    ]
     con.execute("CREATE OR REPLACE TEMP TABLE year_windows (y INTEGER, w_start DATE, w_end DATE)")
     if years:
-        con.executemany("INSERT INTO year_windows VALUES (?, ?, ?)",
-                        [[y, *fit_to_data(window_for_year(settings, y), first, last, settings)]
-                         for y in years])
+        con.executemany(
+            "INSERT INTO year_windows VALUES (?, ?, ?)",
+            [[y, *fit_to_data(window_for_year(settings, y), first, last, settings)] for y in years],
+        )
     con.execute(f"""
     CREATE OR REPLACE TABLE attribution_services AS
     WITH lines AS ({QUALIFYING_LINES_SQL})
@@ -192,8 +207,12 @@ def window_for_year(settings: AttributionSettings, year: int) -> tuple[date, dat
     return window_as_of(settings, date(year, 12, 1))
 
 
-def fit_to_data(window: tuple[date, date], first_month: date | None, last_month: date | None,
-                settings: AttributionSettings) -> tuple[date, date]:
+def fit_to_data(
+    window: tuple[date, date],
+    first_month: date | None,
+    last_month: date | None,
+    settings: AttributionSettings,
+) -> tuple[date, date]:
     """A performance year's window, moved onto the data when it starts before them.
 
     A window that starts before the data rests on a few months of claims (a first partial year:
@@ -216,20 +235,23 @@ def _data_months(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | No
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?",
-                            [name]).fetchall()[0][0])
+    return bool(
+        con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]).fetchall()[0][0]
+    )
 
 
 def supplied(con: duckdb.DuckDBPyConnection) -> bool:
     """True when the build used a payer-supplied provider_attribution extract."""
     return _has_table(con, "attribution_monthly") and bool(
-        con.execute("SELECT count(*) FROM provider_attribution").fetchall()[0][0])
+        con.execute("SELECT count(*) FROM provider_attribution").fetchall()[0][0]
+    )
 
 
 def _qualifying_lines(con: duckdb.DuckDBPyConnection) -> None:
     """Temp table q_lines: every qualifying primary care service, once per connection."""
-    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'q_lines' AND temporary"
-                   ).fetchall()[0][0]:
+    if con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'q_lines' AND temporary"
+    ).fetchall()[0][0]:
         return
     _lookup_tables(con)
     con.execute(f"CREATE TEMP TABLE q_lines AS {QUALIFYING_LINES_SQL}")
@@ -243,8 +265,12 @@ def _qualifying_lines(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
-def _assign(con: duckdb.DuckDBPyConnection, settings: AttributionSettings, months: list[date],
-            window: tuple[date, date] | None = None) -> None:
+def _assign(
+    con: duckdb.DuckDBPyConnection,
+    settings: AttributionSettings,
+    months: list[date],
+    window: tuple[date, date] | None = None,
+) -> None:
     """Temp table attr_asof: the attribution in force at each as-of month (one row per attributed
     person), with the window it was computed on."""
     con.execute("CREATE OR REPLACE TEMP TABLE attr_windows (as_of DATE, w_start DATE, w_end DATE)")
@@ -285,18 +311,24 @@ def reason_text(r: dict) -> str:
     if r.get("source") == "supplied":
         return f"Payer-supplied attribution (provider_attribution extract) for {r['as_of']:%Y-%m}"
     if r.get("tin") is None or (isinstance(r.get("tin"), float) and math.isnan(r["tin"])):
-        return (f"Not attributed: no primary care service from a primary care clinician or a specialist "
-                f"in the assignment window {w}")
+        return (
+            f"Not attributed: no primary care service from a primary care clinician or a specialist "
+            f"in the assignment window {w}"
+        )
     step = int(r["step"])
     who = "primary care clinicians" if step == 1 else "specialists (no primary care clinician visits)"
     org = r.get("organization")
     org = f" ({org})" if isinstance(org, str) and org else " (no organization)"
-    text = (f"Step {step}, {who}: TIN {r['tin']}{org} had the plurality of allowed charges for primary "
-            f"care services in {w}, {_money(r['allowed'])} over {int(r['services'])} service(s)")
+    text = (
+        f"Step {step}, {who}: TIN {r['tin']}{org} had the plurality of allowed charges for primary "
+        f"care services in {w}, {_money(r['allowed'])} over {int(r['services'])} service(s)"
+    )
     competing, tied = int(r.get("competing_tins") or 1), int(r.get("tied_tins") or 1)
     if tied > 1:
-        text += (f"; tied with {tied - 1} other TIN(s), so the most recent service decided "
-                 f"({r['last_service_date']:%Y-%m-%d})")
+        text += (
+            f"; tied with {tied - 1} other TIN(s), so the most recent service decided "
+            f"({r['last_service_date']:%Y-%m-%d})"
+        )
     elif competing > 1:
         text += f"; more than the other {competing - 1} TIN(s) seen"
     else:
@@ -307,9 +339,13 @@ def reason_text(r: dict) -> str:
     return text + "."
 
 
-def attribution_at(con: duckdb.DuckDBPyConnection, viewer: Viewer, month: date,
-                   settings: AttributionSettings = AttributionSettings(),
-                   window: tuple[date, date] | None = None) -> pd.DataFrame:
+def attribution_at(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    month: date,
+    settings: AttributionSettings = AttributionSettings(),
+    window: tuple[date, date] | None = None,
+) -> pd.DataFrame:
     """The attribution in force in `month`: one row per person enrolled that month (an organization's
     viewer: only its own attributed members, bound in the query), with the reason."""
     require_member_level(viewer)
@@ -319,7 +355,8 @@ def attribution_at(con: duckdb.DuckDBPyConnection, viewer: Viewer, month: date,
     params: dict = {"month": month}
     if viewer.kind == "org":
         params["viewer_org"] = viewer.organization
-    df = con.execute(f"""
+    df = con.execute(
+        f"""
         SELECT mm.person_id, mm.payer, a.organization, a.tin, a.npi, a.step, a.allowed, a.services,
                a.last_service_date, a.competing_tins, a.tied_tins, a.npi_allowed, a.tied_npis,
                coalesce(a.w_start, w.w_start) AS w_start, coalesce(a.w_end, w.w_end) AS w_end,
@@ -330,7 +367,9 @@ def attribution_at(con: duckdb.DuckDBPyConnection, viewer: Viewer, month: date,
         LEFT JOIN attr_windows w ON w.as_of = $month
         WHERE true {scope}
         ORDER BY mm.person_id, mm.payer
-    """, params).df()
+    """,
+        params,
+    ).df()
     is_supplied = supplied(con)
     if is_supplied:
         df["source"] = "supplied"
@@ -341,8 +380,12 @@ def attribution_at(con: duckdb.DuckDBPyConnection, viewer: Viewer, month: date,
                 r[k] = pd.Timestamp(r[k]).date()
         if is_supplied and r.get("tin") is None and r.get("npi") is None:
             r["source"] = None
-    df["reason"] = [reason_text(r) if not (is_supplied and r["tin"] is None and r["npi"] is None)
-                    else f"Not attributed in the payer-supplied extract for {month:%Y-%m}" for r in recs]
+    df["reason"] = [
+        reason_text(r)
+        if not (is_supplied and r["tin"] is None and r["npi"] is None)
+        else f"Not attributed in the payer-supplied extract for {month:%Y-%m}"
+        for r in recs
+    ]
     df["step"] = df["step"].astype("Int64")
     return df
 
@@ -351,8 +394,18 @@ def export_rows(df: pd.DataFrame) -> list[dict]:
     """The CLI's rows: person_id, payer, organization, tin, npi, step (1, 2 or null), reason."""
     out = []
     for r in df[["person_id", "payer", "organization", "tin", "npi", "step", "reason"]].to_dict("records"):
-        out.append({k: (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-                        else int(v) if k == "step" else v) for k, v in r.items()})
+        out.append(
+            {
+                k: (
+                    None
+                    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                    else int(v)
+                    if k == "step"
+                    else v
+                )
+                for k, v in r.items()
+            }
+        )
     return out
 
 
@@ -382,9 +435,13 @@ def suppress_counts(df: pd.DataFrame, count: str, groups: list[str]) -> pd.DataF
     return df
 
 
-def attributed_counts(con: duckdb.DuckDBPyConnection, viewer: Viewer, months: list[date],
-                      settings: AttributionSettings = AttributionSettings(),
-                      by: tuple[str, ...] = ("organization",)) -> pd.DataFrame:
+def attributed_counts(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    months: list[date],
+    settings: AttributionSettings = AttributionSettings(),
+    by: tuple[str, ...] = ("organization",),
+) -> pd.DataFrame:
     """Attributed members in force in each month, by organization / tin / npi (counts only)."""
     allowed = {"organization", "tin", "npi"}
     if not set(by) <= allowed:
@@ -393,13 +450,16 @@ def attributed_counts(con: duckdb.DuckDBPyConnection, viewer: Viewer, months: li
     cols = ", ".join(f"a.{b}" for b in by)
     scope = "AND a.organization = $viewer_org" if viewer.kind == "org" else ""
     params = {"viewer_org": viewer.organization} if viewer.kind == "org" else {}
-    df = con.execute(f"""
+    df = con.execute(
+        f"""
         SELECT strftime(a.as_of, '%Y-%m') AS month, {cols}, count(DISTINCT a.person_id) AS members
         FROM attr_asof a JOIN member_months mm
           ON mm.person_id = a.person_id AND mm.payer = a.payer AND mm.year_month = a.as_of
         WHERE true {scope}
         GROUP BY ALL ORDER BY ALL
-    """, params).df()
+    """,
+        params,
+    ).df()
     if viewer.suppresses:
         df = suppress_counts(df, "members", ["month"] + (["organization"] if len(by) > 1 else []))
     else:
@@ -407,9 +467,13 @@ def attributed_counts(con: duckdb.DuckDBPyConnection, viewer: Viewer, months: li
     return df
 
 
-def gains_losses(con: duckdb.DuckDBPyConnection, viewer: Viewer, months: list[date],
-                 settings: AttributionSettings = AttributionSettings(),
-                 level: str = "organization") -> pd.DataFrame:
+def gains_losses(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    months: list[date],
+    settings: AttributionSettings = AttributionSettings(),
+    level: str = "organization",
+) -> pd.DataFrame:
     """Members gained and lost from one month to the next, by reason, per organization (or TIN).
 
     Lost: disenrolled, died (death before the month), moved to another TIN (attributed elsewhere),
@@ -424,12 +488,18 @@ def gains_losses(con: duckdb.DuckDBPyConnection, viewer: Viewer, months: list[da
     _assign(con, settings, [_add_months(months[0], -1), *months])
     key = "organization" if level == "organization" else "tin"
     extra = ", tin" if level == "tin" else ""
-    scope = "WHERE organization = $viewer_org" if viewer.kind == "org" else "WHERE organization IS NOT NULL" \
-        if level == "organization" else ""
+    scope = (
+        "WHERE organization = $viewer_org"
+        if viewer.kind == "org"
+        else "WHERE organization IS NOT NULL"
+        if level == "organization"
+        else ""
+    )
     params: dict = {"first": months[0], "last": months[-1]}
     if viewer.kind == "org":
         params["viewer_org"] = viewer.organization
-    df = con.execute(f"""
+    df = con.execute(
+        f"""
     WITH st AS (
         SELECT w.as_of, mm.person_id, mm.payer, a.tin, a.organization
         FROM attr_windows w
@@ -464,16 +534,20 @@ def gains_losses(con: duckdb.DuckDBPyConnection, viewer: Viewer, months: list[da
            count(DISTINCT person_id) AS members
     FROM moves {scope}
     GROUP BY ALL
-    """, params).df()
+    """,
+        params,
+    ).df()
     # Every reason for every month and group, zeros included, so the table (and any suppression
     # pattern) has the same shape whatever happened.
     month_labels = [f"{m:%Y-%m}" for m in months]
     keys = df[["organization", *(["tin"] if level == "tin" else [])]].drop_duplicates()
     if viewer.kind == "org" and keys.empty and level == "organization":
         keys = pd.DataFrame({"organization": [viewer.organization]})
-    reasons = pd.DataFrame([("gained", r) for r in GAIN_REASONS] + [("lost", r) for r in LOSS_REASONS],
-                           columns=["direction", "reason"])
-    grid = (pd.DataFrame({"month": month_labels}).merge(keys, how="cross").merge(reasons, how="cross"))
+    reasons = pd.DataFrame(
+        [("gained", r) for r in GAIN_REASONS] + [("lost", r) for r in LOSS_REASONS],
+        columns=["direction", "reason"],
+    )
+    grid = pd.DataFrame({"month": month_labels}).merge(keys, how="cross").merge(reasons, how="cross")
     df = grid.merge(df, how="left", on=["month", *keys.columns, "direction", "reason"])
     df["members"] = df["members"].fillna(0).astype("int64")
     df = df.sort_values(["month", *keys.columns, "direction", "reason"], kind="stable").reset_index(drop=True)
@@ -484,8 +558,13 @@ def gains_losses(con: duckdb.DuckDBPyConnection, viewer: Viewer, months: list[da
     return df
 
 
-def member_detail(con: duckdb.DuckDBPyConnection, viewer: Viewer, person_id: str, month: date,
-                  settings: AttributionSettings = AttributionSettings()) -> dict | None:
+def member_detail(
+    con: duckdb.DuckDBPyConnection,
+    viewer: Viewer,
+    person_id: str,
+    month: date,
+    settings: AttributionSettings = AttributionSettings(),
+) -> dict | None:
     """Why one person is attributed where they are in `month`: the decision, every qualifying
     service in the window (date, code, clinician, TIN, allowed) and the totals by TIN.
 
@@ -501,43 +580,64 @@ def member_detail(con: duckdb.DuckDBPyConnection, viewer: Viewer, person_id: str
     by_tin = pd.DataFrame()
     if r.get("source") != "supplied":
         _qualifying_lines(con)
-        services = con.execute("""
+        services = con.execute(
+            """
             SELECT claim_start_date AS service_date, hcpcs_code, npi, provider_name, specialty, tin,
                    organization, step, allowed, claim_id
             FROM q_lines WHERE person_id = $pid AND payer = $payer
               AND claim_start_date BETWEEN $w_start AND $w_end
             ORDER BY claim_start_date, claim_id
-        """, {"pid": person_id, "payer": r["payer"], "w_start": w_start, "w_end": w_end}).df()
+        """,
+            {"pid": person_id, "payer": r["payer"], "w_start": w_start, "w_end": w_end},
+        ).df()
         if len(services):
             services["service_date"] = pd.to_datetime(services["service_date"]).dt.date
-            by_tin = (services.groupby(["step", "tin"], dropna=False)
-                      .agg(organization=("organization", "first"), allowed=("allowed", "sum"),
-                           services=("allowed", "size"), last_service=("service_date", "max"))
-                      .reset_index().sort_values(["step", "allowed", "last_service"],
-                                                 ascending=[True, False, False]))
-    return {"person_id": person_id, "month": month, "assignment": r, "reason": r["reason"],
-            "services": services, "by_tin": by_tin}
+            by_tin = (
+                services.groupby(["step", "tin"], dropna=False)
+                .agg(
+                    organization=("organization", "first"),
+                    allowed=("allowed", "sum"),
+                    services=("allowed", "size"),
+                    last_service=("service_date", "max"),
+                )
+                .reset_index()
+                .sort_values(["step", "allowed", "last_service"], ascending=[True, False, False])
+            )
+    return {
+        "person_id": person_id,
+        "month": month,
+        "assignment": r,
+        "reason": r["reason"],
+        "services": services,
+        "by_tin": by_tin,
+    }
 
 
 def year_population(con: duckdb.DuckDBPyConnection, settings: AttributionSettings, year: int) -> str:
     """Temp table `contract_member_months`: the member months of `year` with the organization, TIN
     and NPI the contract's assignment gives each person (supplied extract: month by month)."""
     if supplied(con):
-        con.execute("""
+        con.execute(
+            """
         CREATE OR REPLACE TEMP TABLE contract_member_months AS
         SELECT person_id, payer, plan, year_month, organization, tin, npi
         FROM member_months WHERE year(year_month) = $year
-        """, {"year": year})
+        """,
+            {"year": year},
+        )
         return "payer-supplied provider_attribution"
     month = date(year, 12, 1)
     w = fit_to_data(window_for_year(settings, year), *_data_months(con), settings)
     _assign(con, settings, [month], w)
-    con.execute("""
+    con.execute(
+        """
     CREATE OR REPLACE TEMP TABLE contract_member_months AS
     SELECT mm.person_id, mm.payer, mm.plan, mm.year_month, a.organization, a.tin, a.npi
     FROM member_months mm LEFT JOIN attr_asof a ON a.person_id = mm.person_id AND a.payer = mm.payer
     WHERE year(mm.year_month) = $year
-    """, {"year": year})
+    """,
+        {"year": year},
+    )
     return f"computed ({settings.mode}, {settings.window_months}-month window {w[0]:%Y-%m} to {w[1]:%Y-%m})"
 
 
@@ -549,16 +649,19 @@ def _with_con(ws, fn, *args, **kw):
         con.close()
 
 
-def page_data(ws, viewer: Viewer, start: date, end: date, settings: AttributionSettings,
-              by: tuple[str, ...]) -> dict:
+def page_data(
+    ws, viewer: Viewer, start: date, end: date, settings: AttributionSettings, by: tuple[str, ...]
+) -> dict:
     """Everything the Attribution page draws, in one connection: counts over time, gains and
     losses by reason, and (member-level viewers) the list in force at the end with reasons."""
     months = _months(start, end)
     con = ws.connect()
     try:
-        out = {"counts": attributed_counts(con, viewer, months, settings, by),
-               "moves": gains_losses(con, viewer, months, settings),
-               "supplied": supplied(con)}
+        out = {
+            "counts": attributed_counts(con, viewer, months, settings, by),
+            "moves": gains_losses(con, viewer, months, settings),
+            "supplied": supplied(con),
+        }
         if viewer.member_level:
             out["members"] = attribution_at(con, viewer, months[-1], settings)
     finally:

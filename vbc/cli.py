@@ -1,4 +1,5 @@
 """Command line: `python -m vbc <command>`. Calls the same engine functions as the pages."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,16 +31,24 @@ def open_ready(data: str) -> Workspace:
         if not ws.good:
             _err("The data could not be built and there is no earlier good build:", failed.text())
             raise SystemExit(EXIT_INVALID)
-        _err("WARNING: the newest extracts failed validation; serving the last good build "
-             f"(built {ws.good.get('built_at')}).", failed.text())
+        _err(
+            "WARNING: the newest extracts failed validation; serving the last good build "
+            f"(built {ws.good.get('built_at')}).",
+            failed.text(),
+        )
     return ws
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from vbc.demo import generate
 
-    summary = generate(Path(args.out), members=args.members, months=args.months, seed=args.seed,
-                       **({"end_month": args.end} if args.end else {}))
+    summary = generate(
+        Path(args.out),
+        members=args.members,
+        months=args.months,
+        seed=args.seed,
+        **({"end_month": args.end} if args.end else {}),
+    )
     print(json.dumps({k: summary[k] for k in summary if k != "stories"}, indent=1, default=str))
     return EXIT_OK
 
@@ -60,8 +69,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         if ws.good:
             _err(f"Build failed; the last good build (built {ws.good.get('built_at')}) keeps serving.")
         return EXIT_INVALID
-    print(f"Built {ws.mart_path} in {result.seconds:.1f}s; paid through {result.meta['paid_through']}, "
-          f"attribution {result.meta['attribution_source']}.")
+    print(
+        f"Built {ws.mart_path} in {result.seconds:.1f}s; paid through {result.meta['paid_through']}, "
+        f"attribution {result.meta['attribution_source']}."
+    )
     return EXIT_OK
 
 
@@ -90,7 +101,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     registry = load_registry()
     ws = open_ready(args.data)
     viewer = Viewer.parse(args.viewer)
-    from vbc.engine import describe, metric_ids as all_metric_ids
+    from vbc.engine import describe
+    from vbc.engine import metric_ids as all_metric_ids
 
     # Default: every registry metric plus the completed PMPMs (`<pmpm metric>_completed`).
     metric_ids = args.metric or all_metric_ids(registry)
@@ -119,8 +131,10 @@ def cmd_attribution(args: argparse.Namespace) -> int:
 
     viewer = Viewer.parse(args.viewer)
     if not viewer.member_level:
-        _err("error: the joint (de-identified) view cannot export member-level attribution; "
-             "use --viewer payer or --viewer org:NAME (the Attribution page shows the joint view's counts)")
+        _err(
+            "error: the joint (de-identified) view cannot export member-level attribution; "
+            "use --viewer payer or --viewer org:NAME (the Attribution page shows the joint view's counts)"
+        )
         return EXIT_INVALID
     settings = _attribution_settings(args)
     ws = open_ready(args.data)
@@ -137,9 +151,16 @@ def cmd_attribution(args: argparse.Namespace) -> int:
     finally:
         con.close()
     registry = load_registry()
-    doc_stamp = {**stamp(ws, registry), "viewer": viewer.key, "in_force": f"{period.end:%Y-%m}",
-                 "window": (f"{window[0]:%Y-%m} to {window[1]:%Y-%m}" if window else
-                            f"{settings.mode}, {settings.window_months} months")}
+    doc_stamp = {
+        **stamp(ws, registry),
+        "viewer": viewer.key,
+        "in_force": f"{period.end:%Y-%m}",
+        "window": (
+            f"{window[0]:%Y-%m} to {window[1]:%Y-%m}"
+            if window
+            else f"{settings.mode}, {settings.window_months} months"
+        ),
+    }
     _write(doc_stamp, attribution.export_rows(df), args.format)
     return EXIT_OK
 
@@ -160,42 +181,66 @@ def cmd_settlement(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     given = [args.benchmark_pmpm, args.actual_pmpm, args.member_months]
     if args.data is None:
-        if args.actual_pmpm is None or args.member_months is None or (
-                args.benchmark_pmpm is None and not terms.benchmark.fixed):
-            _err("error: without --data give --actual-pmpm and --member-months (and --benchmark-pmpm "
-                 "unless the contract fixes benchmark.pmpm)")
+        if (
+            args.actual_pmpm is None
+            or args.member_months is None
+            or (args.benchmark_pmpm is None and not terms.benchmark.fixed)
+        ):
+            _err(
+                "error: without --data give --actual-pmpm and --member-months (and --benchmark-pmpm "
+                "unless the contract fixes benchmark.pmpm)"
+            )
             return EXIT_USAGE
-        fig = settlement.Figures(member_months=args.member_months, actual_pmpm=args.actual_pmpm,
-                                 benchmark_pmpm=args.benchmark_pmpm, members=args.members,
-                                 quality_score=args.quality_score)
+        fig = settlement.Figures(
+            member_months=args.member_months,
+            actual_pmpm=args.actual_pmpm,
+            benchmark_pmpm=args.benchmark_pmpm,
+            members=args.members,
+            quality_score=args.quality_score,
+        )
         result = settlement.settle(terms, fig)
-        doc_stamp = {"source": "given figures (no claims)", "contract": str(terms.path),
-                     "paid_through": None, "incurred_through": None, "fingerprint": None}
+        doc_stamp = {
+            "source": "given figures (no claims)",
+            "contract": str(terms.path),
+            "paid_through": None,
+            "incurred_through": None,
+            "fingerprint": None,
+        }
         extra = {}
     else:
         if any(v is not None for v in given):
-            _err("error: --benchmark-pmpm/--actual-pmpm/--member-months are for the calculator "
-                 "without --data")
+            _err(
+                "error: --benchmark-pmpm/--actual-pmpm/--member-months are for the calculator without --data"
+            )
             return EXIT_USAGE
         viewer = Viewer.parse(args.viewer)
         ws = open_ready(args.data)
         registry = load_registry()
         try:
-            out = settlement.settlement_for(ws, terms, viewer, registry, quality_score=args.quality_score,
-                                            members=args.members)
+            out = settlement.settlement_for(
+                ws, terms, viewer, registry, quality_score=args.quality_score, members=args.members
+            )
         except NotEntitled as exc:
             _err(f"error: {exc}")
             return EXIT_INVALID
         result = out["settlement"]
-        doc_stamp = {**stamp(ws, registry), "viewer": viewer.key, "contract": str(terms.path),
-                     "status": out["status"], "period": out["period"].label}
+        doc_stamp = {
+            **stamp(ws, registry),
+            "viewer": viewer.key,
+            "contract": str(terms.path),
+            "status": out["status"],
+            "period": out["period"].label,
+        }
         extra = {"range": out["range"], "notes": out["notes"]}
     rows = settlement.export_rows(result)
     if args.format == "json":
         print(json.dumps({"stamp": doc_stamp, **extra, "rows": rows}, indent=1, default=str))
     else:
-        _write({k: doc_stamp.get(k) for k in ("paid_through", "incurred_through", "fingerprint")},
-               _settlement_csv(doc_stamp, rows), "csv")
+        _write(
+            {k: doc_stamp.get(k) for k in ("paid_through", "incurred_through", "fingerprint")},
+            _settlement_csv(doc_stamp, rows),
+            "csv",
+        )
     return EXIT_OK
 
 
@@ -211,15 +256,31 @@ def cmd_measure_results(args: argparse.Namespace) -> int:
     try:
         df = measure_results(ws, registry, metric.id, viewer, _period(args, ws))
     except NotEntitled as exc:
-        _err(f"refused: {exc}; person-level results are for the payer or the member's own "
-             "provider organization (--viewer payer or --viewer org:NAME)")
+        _err(
+            f"refused: {exc}; person-level results are for the payer or the member's own "
+            "provider organization (--viewer payer or --viewer org:NAME)"
+        )
         return 3
     rows = []
     for rec in df.to_dict("records"):
-        rows.append({k: (None if v is None or (isinstance(v, float) and v != v)
-                         else v.item() if hasattr(v, "item") else v) for k, v in rec.items()})
-    doc_stamp = {**stamp(ws, registry), "viewer": viewer.key, "metric_id": metric.id,
-                 "metric_version": metric.version}
+        rows.append(
+            {
+                k: (
+                    None
+                    if v is None or (isinstance(v, float) and v != v)
+                    else v.item()
+                    if hasattr(v, "item")
+                    else v
+                )
+                for k, v in rec.items()
+            }
+        )
+    doc_stamp = {
+        **stamp(ws, registry),
+        "viewer": viewer.key,
+        "metric_id": metric.id,
+        "metric_version": metric.version,
+    }
     _write(doc_stamp, rows, args.format)
     return EXIT_OK
 

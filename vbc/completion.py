@@ -23,6 +23,7 @@ the group's share of the month's dollars, the parameter error kept). A hand-writ
 few lines of numpy over a triangle DuckDB builds anyway, it is tested against hand-worked factors,
 and it avoids a heavy dependency (pandas-version-sensitive, sparse/numba extras) for no gain.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,17 @@ MIN_ORIGINS = 6
 
 # Completed metrics: `<pmpm metric>_completed`, with the claim lines whose run-out completes it.
 COMPLETED = {"total_cost_pmpm_completed": ("total_cost_pmpm", None)}
-for _cat in ("inpatient", "outpatient", "professional", "emergency", "snf", "home_health", "dme",
-             "pharmacy", "other"):
+for _cat in (
+    "inpatient",
+    "outpatient",
+    "professional",
+    "emergency",
+    "snf",
+    "home_health",
+    "dme",
+    "pharmacy",
+    "other",
+):
     COMPLETED[f"pmpm_{_cat}_completed"] = (f"pmpm_{_cat}", _cat)
 
 
@@ -62,10 +72,14 @@ def completed_metric(registry, metric_id: str):
     """A Metric describing a completed id (the raw definition, renamed), for labels and formats."""
     base_id, category = COMPLETED[metric_id]
     base = registry.get(base_id)
-    return replace(base, id=metric_id, name=f"{base.name}, completed for claims run-out",
-                   description=base.description + " Completed: raw dollars divided by the "
-                   "chain-ladder completion factor of each incurred month; the interval is the "
-                   "completion range (±1.96 Mack standard errors), see vbc/completion.py.")
+    return replace(
+        base,
+        id=metric_id,
+        name=f"{base.name}, completed for claims run-out",
+        description=base.description + " Completed: raw dollars divided by the "
+        "chain-ladder completion factor of each incurred month; the interval is the "
+        "completion range (±1.96 Mack standard errors), see vbc/completion.py.",
+    )
 
 
 def month_index(d: date) -> int:
@@ -133,10 +147,18 @@ def chain_ladder(cumulative: np.ndarray) -> dict:
                 rel_process[i] += sigma2[k] / f[k] ** 2 / proj
                 rel_param[i] += sigma2[k] / f[k] ** 2 / s_k[k]
             proj *= f[k]
-    return {"factors": f, "cdf": cdf, "latest_lag": latest, "observed": observed,
-            "completion": 1.0 / cdf[latest], "ultimate": ultimate,
-            "rel_se": np.sqrt(rel_process + rel_param), "rel_var_process": rel_process,
-            "rel_var_param": rel_param, "sigma2": sigma2}
+    return {
+        "factors": f,
+        "cdf": cdf,
+        "latest_lag": latest,
+        "observed": observed,
+        "completion": 1.0 / cdf[latest],
+        "ultimate": ultimate,
+        "rel_se": np.sqrt(rel_process + rel_param),
+        "rel_var_process": rel_process,
+        "rel_var_param": rel_param,
+        "sigma2": sigma2,
+    }
 
 
 # ----------------------------------------------------------------------------- triangle
@@ -153,8 +175,9 @@ def _scope_sql(viewer: Viewer, filters: dict | None) -> tuple[str, dict]:
     return scope, params
 
 
-def triangle_frame(con, viewer: Viewer, filters: dict | None, category: str | None,
-                   through: date) -> pd.DataFrame:
+def triangle_frame(
+    con, viewer: Viewer, filters: dict | None, category: str | None, through: date
+) -> pd.DataFrame:
     """Incremental paid dollars by incurred month and lag, for claims paid by `through`."""
     scope, params = _scope_sql(viewer, filters)
     cat = ""
@@ -162,7 +185,8 @@ def triangle_frame(con, viewer: Viewer, filters: dict | None, category: str | No
         cat = "AND c.service_category = $category"
         params["category"] = category
     params.update({"through": through})
-    return con.execute(f"""
+    return con.execute(
+        f"""
         WITH mm AS (SELECT person_id, payer, year_month FROM member_months WHERE TRUE {scope})
         SELECT c.incurred_month,
                greatest(date_diff('month', c.incurred_month, c.paid_month), 0) AS lag,
@@ -170,7 +194,9 @@ def triangle_frame(con, viewer: Viewer, filters: dict | None, category: str | No
         FROM claim_lines c JOIN mm ON mm.person_id = c.person_id AND mm.payer = c.payer
                                   AND mm.year_month = c.incurred_month
         WHERE c.paid_date <= $through AND c.incurred_month <= $through {cat}
-        GROUP BY ALL ORDER BY 1, 2""", params).df()
+        GROUP BY ALL ORDER BY 1, 2""",
+        params,
+    ).df()
 
 
 def cumulative_triangle(frame: pd.DataFrame, first: date, through: date) -> tuple[list[date], np.ndarray]:
@@ -198,17 +224,37 @@ def _first_month(con, viewer: Viewer, filters: dict | None) -> date | None:
     return row[0] if row and row[0] else None
 
 
-def completion_table(con, ws: Workspace, viewer: Viewer, filters: dict | None = None,
-                     category: str | None = None, through: date | None = None,
-                     frame: pd.DataFrame | None = None, first: date | None = None) -> pd.DataFrame:
+def completion_table(
+    con,
+    ws: Workspace,
+    viewer: Viewer,
+    filters: dict | None = None,
+    category: str | None = None,
+    through: date | None = None,
+    frame: pd.DataFrame | None = None,
+    first: date | None = None,
+) -> pd.DataFrame:
     """Per incurred month: raw dollars, completion factor, cdf, relative range, incomplete flag.
 
     `frame` (a triangle_frame at a later date) is cut at `through` instead of querying again.
     """
     through = through or paid_through(ws)
     first = first or _first_month(con, viewer, filters)
-    cols = ["month", "incurred_month", "lag", "raw", "completion_factor", "cdf", "rel_se",
-            "rel_var_process", "rel_var_param", "completed", "low", "high", "incomplete"]
+    cols = [
+        "month",
+        "incurred_month",
+        "lag",
+        "raw",
+        "completion_factor",
+        "cdf",
+        "rel_se",
+        "rel_var_process",
+        "rel_var_param",
+        "completed",
+        "low",
+        "high",
+        "incomplete",
+    ]
     if first is None or first > through:
         return pd.DataFrame(columns=cols)
     if frame is None:
@@ -219,17 +265,19 @@ def completion_table(con, ws: Workspace, viewer: Viewer, filters: dict | None = 
         frame = frame[(inc <= cut) & (inc + frame["lag"].to_numpy(dtype=int) <= cut)]
     months, cum = cumulative_triangle(frame, first, through)
     cl = chain_ladder(cum)
-    out = pd.DataFrame({
-        "incurred_month": months,
-        "month": [f"{m:%Y-%m}" for m in months],
-        "lag": cl["latest_lag"],
-        "raw": cl["observed"],
-        "completion_factor": cl["completion"],
-        "cdf": cl["cdf"][cl["latest_lag"]],
-        "rel_se": cl["rel_se"],
-        "rel_var_process": cl["rel_var_process"],
-        "rel_var_param": cl["rel_var_param"],
-    })
+    out = pd.DataFrame(
+        {
+            "incurred_month": months,
+            "month": [f"{m:%Y-%m}" for m in months],
+            "lag": cl["latest_lag"],
+            "raw": cl["observed"],
+            "completion_factor": cl["completion"],
+            "cdf": cl["cdf"][cl["latest_lag"]],
+            "rel_se": cl["rel_se"],
+            "rel_var_process": cl["rel_var_process"],
+            "rel_var_param": cl["rel_var_param"],
+        }
+    )
     out["completed"] = out["raw"] * out["cdf"]
     out["low"] = out["completed"] * np.maximum(1 - Z95 * out["rel_se"], 0)
     out["high"] = out["completed"] * (1 + Z95 * out["rel_se"])
@@ -238,8 +286,13 @@ def completion_table(con, ws: Workspace, viewer: Viewer, filters: dict | None = 
 
 
 # ----------------------------------------------------------------------------- completed metrics
-def complete_monthly(monthly: pd.DataFrame, factors: pd.DataFrame, month_col: str = "month",
-                     num_col: str = "numerator", sub_groups: bool = False) -> pd.DataFrame:
+def complete_monthly(
+    monthly: pd.DataFrame,
+    factors: pd.DataFrame,
+    month_col: str = "month",
+    num_col: str = "numerator",
+    sub_groups: bool = False,
+) -> pd.DataFrame:
     """Add completed/low/high dollars to rows carrying a month and raw dollars.
 
     With `sub_groups`, each row is a part (an organization, TIN or PCP) of the scope the factors
@@ -265,8 +318,9 @@ def complete_monthly(monthly: pd.DataFrame, factors: pd.DataFrame, month_col: st
     return out
 
 
-def compute_completed(con, ws: Workspace, registry, metric_id: str, viewer: Viewer, period,
-                      by: list[str], filters: dict | None) -> pd.DataFrame:
+def compute_completed(
+    con, ws: Workspace, registry, metric_id: str, viewer: Viewer, period, by: list[str], filters: dict | None
+) -> pd.DataFrame:
     """A completed PMPM in the engine's frame shape; ci_low/ci_high hold the completion range.
 
     Called by `engine.compute_metrics` for ids in COMPLETED, so the pages and the command line
@@ -303,11 +357,20 @@ def compute_completed(con, ws: Workspace, registry, metric_id: str, viewer: View
         inc = monthly.set_index("month")["incomplete"]
         out["incomplete"] = out["month"].map(inc).fillna(False).astype(bool)
     else:
-        out["incomplete"] = bool(monthly.loc[monthly["month"].notna(), "incomplete"].any()) \
-            if len(monthly) else False
+        out["incomplete"] = (
+            bool(monthly.loc[monthly["month"].notna(), "incomplete"].any()) if len(monthly) else False
+        )
     hidden = out["suppressed"].astype(bool)
-    cols = ["numerator", "denominator", "value", "ci_low", "ci_high", "raw_value", "completion_factor",
-            "n_persons"]
+    cols = [
+        "numerator",
+        "denominator",
+        "value",
+        "ci_low",
+        "ci_high",
+        "raw_value",
+        "completion_factor",
+        "n_persons",
+    ]
     out[cols] = out[cols].astype("float64")
     out.loc[hidden, cols] = math.nan
     out["metric_id"] = metric_id
@@ -315,8 +378,13 @@ def compute_completed(con, ws: Workspace, registry, metric_id: str, viewer: View
 
 
 # ----------------------------------------------------------------------------- backtest
-def backtest(ws: Workspace, viewer: Viewer = Viewer("payer"), filters: dict | None = None,
-             cuts: tuple[int, ...] = BACKTEST_CUTS, category: str | None = None) -> pd.DataFrame:
+def backtest(
+    ws: Workspace,
+    viewer: Viewer = Viewer("payer"),
+    filters: dict | None = None,
+    cuts: tuple[int, ...] = BACKTEST_CUTS,
+    category: str | None = None,
+) -> pd.DataFrame:
     """Cut the claims at earlier paid-through dates, complete, compare with what was paid later.
 
     One row per (cut, incurred month) with lag at the cut, raw and completed dollars at the cut,
@@ -341,14 +409,35 @@ def backtest(ws: Workspace, viewer: Viewer = Viewer("payer"), filters: dict | No
                 age = month_index(latest) - month_index(r.incurred_month)
                 if r.lag >= MAX_LAG or age < BACKTEST_MATURE:
                     continue
-                rows.append({"cut_months": cut, "paid_through_at_cut": cut_date.isoformat(),
-                             "month": r.month, "lag": int(r.lag), "raw": r.raw,
-                             "completed": r.completed, "low": r.low, "high": r.high,
-                             "actual": actual.get(r.month, math.nan)})
+                rows.append(
+                    {
+                        "cut_months": cut,
+                        "paid_through_at_cut": cut_date.isoformat(),
+                        "month": r.month,
+                        "lag": int(r.lag),
+                        "raw": r.raw,
+                        "completed": r.completed,
+                        "low": r.low,
+                        "high": r.high,
+                        "actual": actual.get(r.month, math.nan),
+                    }
+                )
     finally:
         con.close()
-    df = pd.DataFrame(rows, columns=["cut_months", "paid_through_at_cut", "month", "lag", "raw",
-                                     "completed", "low", "high", "actual"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "cut_months",
+            "paid_through_at_cut",
+            "month",
+            "lag",
+            "raw",
+            "completed",
+            "low",
+            "high",
+            "actual",
+        ],
+    )
     df["error"] = df["completed"] / df["actual"] - 1
     df["raw_error"] = df["raw"] / df["actual"] - 1
     tol = 1e-6 * df["actual"].abs()
@@ -360,12 +449,14 @@ def backtest_by_lag(bt: pd.DataFrame, max_lag: int = 11) -> pd.DataFrame:
     """Error of completed (and of raw) dollars against eventual payment, by lag month at the cut."""
     d = bt[bt["lag"] <= max_lag]
     g = d.groupby("lag")
-    out = pd.DataFrame({
-        "cells": g.size(),
-        "mean_error": g["error"].mean(),
-        "mean_abs_error": g["error"].apply(lambda s: s.abs().mean()),
-        "max_abs_error": g["error"].apply(lambda s: s.abs().max()),
-        "raw_shortfall": g["raw_error"].mean(),
-        "inside_range": g["inside"].mean(),
-    }).reset_index()
+    out = pd.DataFrame(
+        {
+            "cells": g.size(),
+            "mean_error": g["error"].mean(),
+            "mean_abs_error": g["error"].apply(lambda s: s.abs().mean()),
+            "max_abs_error": g["error"].apply(lambda s: s.abs().max()),
+            "raw_shortfall": g["raw_error"].mean(),
+            "inside_range": g["inside"].mean(),
+        }
+    ).reset_index()
     return out

@@ -3,6 +3,7 @@
 Column names follow the Tuva Project input layer so teams already mapped to Tuva can point the
 product at their files. Each table is `<table>.parquet` or a folder `<table>/` of Parquet files.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,15 +51,14 @@ class Table:
         return [c.name for c in self.columns]
 
 
-def _c(name: str, type_: str = STRING, *, required: bool = True, nullable: bool = True,
-       description: str = "") -> Column:
+def _c(
+    name: str, type_: str = STRING, *, required: bool = True, nullable: bool = True, description: str = ""
+) -> Column:
     return Column(name, type_, required, nullable, description)
 
 
 def _codes(prefix: str, first_required: bool) -> tuple[Column, ...]:
-    return tuple(
-        _c(f"{prefix}_{i}", required=(first_required and i == 1)) for i in range(1, MAX_CODES + 1)
-    )
+    return tuple(_c(f"{prefix}_{i}", required=(first_required and i == 1)) for i in range(1, MAX_CODES + 1))
 
 
 ELIGIBILITY = Table(
@@ -97,8 +97,11 @@ MEDICAL_CLAIM = Table(
         _c("claim_line_end_date", DATE),
         _c("admission_date", DATE),
         _c("discharge_date", DATE),
-        _c("discharge_disposition_code", required=False,
-           description="UB-04 patient status; 01 = discharged home"),
+        _c(
+            "discharge_disposition_code",
+            required=False,
+            description="UB-04 patient status; 01 = discharged home",
+        ),
         _c("paid_date", DATE, nullable=False),
         _c("bill_type_code"),
         _c("drg_code"),
@@ -212,8 +215,16 @@ RISK_SCORE = Table(
 
 TABLES: dict[str, Table] = {
     t.name: t
-    for t in (ELIGIBILITY, MEDICAL_CLAIM, PHARMACY_CLAIM, LAB_RESULT, OBSERVATION,
-              PROVIDER_ATTRIBUTION, PROVIDER, RISK_SCORE)
+    for t in (
+        ELIGIBILITY,
+        MEDICAL_CLAIM,
+        PHARMACY_CLAIM,
+        LAB_RESULT,
+        OBSERVATION,
+        PROVIDER_ATTRIBUTION,
+        PROVIDER,
+        RISK_SCORE,
+    )
 }
 
 

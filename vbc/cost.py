@@ -19,6 +19,7 @@ C = paid dollars per event (PMPM = U × C):
 which adds up exactly. Events: acute admissions (inpatient), SNF stays, ED visits (emergency),
 prescriptions (pharmacy), person-days with a claim in the category (all other categories).
 """
+
 from __future__ import annotations
 
 import math
@@ -91,8 +92,9 @@ def contract_cap(ws: Workspace, viewer: Viewer, organization: str | None = None)
     return CapChoice(DEFAULT_CAP, "default (no contract cap for this view)")
 
 
-def contract_benchmark(ws: Workspace, viewer: Viewer, organization: str | None = None,
-                       year: int | None = None) -> tuple[float, str] | None:
+def contract_benchmark(
+    ws: Workspace, viewer: Viewer, organization: str | None = None, year: int | None = None
+) -> tuple[float, str] | None:
     """A fixed benchmark PMPM from the contract terms of the organization in view, with the contract
     id; None when no organization is in view or its contract has no fixed PMPM."""
     org = viewer.organization if viewer.kind == "org" else organization
@@ -101,13 +103,14 @@ def contract_benchmark(ws: Workspace, viewer: Viewer, organization: str | None =
         found = contracts()
     if not org:
         return None  # a contract benchmark belongs to one organization
-    ranked = sorted(found, key=lambda t: (year is not None and t.performance_year != year))
+    ranked = sorted(found, key=lambda t: year is not None and t.performance_year != year)
     for terms in ranked:
         if terms.provider_organization != org:
             continue
         if terms.benchmark.pmpm:
-            return float(terms.benchmark.pmpm), (f"contract {terms.contract_id} "
-                                                 f"({terms.provider_organization}, {terms.performance_year})")
+            return float(terms.benchmark.pmpm), (
+                f"contract {terms.contract_id} ({terms.provider_organization}, {terms.performance_year})"
+            )
     return None
 
 
@@ -118,7 +121,8 @@ def _cap_amounts(con, scope: str, params: dict, cap: HighCostCap | None) -> dict
         return {}
     if cap.amount:
         return {}
-    rows = con.execute(f"""
+    rows = con.execute(
+        f"""
         WITH mm AS (SELECT DISTINCT person_id, payer, year_month FROM member_months
                     WHERE year_month BETWEEN $month_start AND $month_end {scope}),
         people AS (SELECT DISTINCT person_id, payer, year(year_month) AS yr FROM mm),
@@ -127,12 +131,14 @@ def _cap_amounts(con, scope: str, params: dict, cap: HighCostCap | None) -> dict
                                          AND mm.year_month = c.incurred_month GROUP BY ALL)
         SELECT p.yr, quantile_cont(coalesce(paid.paid, 0), $q) AS cap
         FROM people p LEFT JOIN paid USING (person_id, payer, yr) GROUP BY p.yr""",
-                       {**params, "q": cap.percentile / 100.0}).fetchall()
+        {**params, "q": cap.percentile / 100.0},
+    ).fetchall()
     return {int(y): float(c) for y, c in rows}
 
 
-def _capped_sql(con, viewer: Viewer, period: Period, organization: str | None, payer: str | None,
-                cap: HighCostCap | None) -> tuple[str, dict]:
+def _capped_sql(
+    con, viewer: Viewer, period: Period, organization: str | None, payer: str | None, cap: HighCostCap | None
+) -> tuple[str, dict]:
     """CTEs `mm` (scoped member months) and `capped` (person, payer, month: paid, capped)."""
     scope, params = _scope(viewer, organization, payer)
     params.update({"month_start": period.start.replace(day=1), "month_end": period.end})
@@ -141,11 +147,15 @@ def _capped_sql(con, viewer: Viewer, period: Period, organization: str | None, p
         cap_sql = "$cap_amount"
         params["cap_amount"] = float(cap.amount)
     elif caps:  # numbers computed above, not user input
-        cap_sql = "CASE " + " ".join(f"WHEN yr = {int(y)} THEN {float(c)!r}" for y, c in caps.items()) \
-                  + " ELSE NULL END"
+        cap_sql = (
+            "CASE "
+            + " ".join(f"WHEN yr = {int(y)} THEN {float(c)!r}" for y, c in caps.items())
+            + " ELSE NULL END"
+        )
     else:
         cap_sql = "NULL"
-    return f"""
+    return (
+        f"""
         WITH mm AS (SELECT person_id, payer, year_month, organization, tin, npi FROM member_months
                     WHERE year_month BETWEEN $month_start AND $month_end {scope}),
         paid AS (SELECT c.person_id, c.payer, c.incurred_month AS year_month, sum(c.paid_amount) AS paid
@@ -159,40 +169,66 @@ def _capped_sql(con, viewer: Viewer, period: Period, organization: str | None, p
                           CASE WHEN ({cap_sql}) IS NULL THEN paid
                                ELSE least(cum, {cap_sql}) - least(cum - paid, {cap_sql}) END AS capped
                    FROM cum)
-    """, params
+    """,
+        params,
+    )
 
 
-def person_months(con, viewer: Viewer, period: Period, organization: str | None = None,
-                  payer: str | None = None, cap: HighCostCap | None = None,
-                  by: tuple[str, ...] = ()) -> pd.DataFrame:
+def person_months(
+    con,
+    viewer: Viewer,
+    period: Period,
+    organization: str | None = None,
+    payer: str | None = None,
+    cap: HighCostCap | None = None,
+    by: tuple[str, ...] = (),
+) -> pd.DataFrame:
     """Per month (and grouping): member months, persons, paid and capped paid dollars."""
     ctes, params = _capped_sql(con, viewer, period, organization, payer, cap)
     allowed = {"organization": "organization", "tin": "tin", "npi": "npi", "payer": "payer"}
     group = "".join(f", mm.{allowed[b]} AS {b}" for b in by)
-    return con.execute(f"""{ctes}
+    return con.execute(
+        f"""{ctes}
         SELECT strftime(mm.year_month, '%Y-%m') AS month {group},
                count(*) AS member_months, count(DISTINCT mm.person_id) AS persons,
                coalesce(sum(c.paid), 0) AS paid, coalesce(sum(c.capped), 0) AS capped_paid
         FROM mm LEFT JOIN capped c ON c.person_id = mm.person_id AND c.payer = mm.payer
                                   AND c.year_month = mm.year_month
-        GROUP BY ALL ORDER BY ALL""", params).df()
+        GROUP BY ALL ORDER BY ALL""",
+        params,
+    ).df()
 
 
-def capped_person_dollars(ws: Workspace, viewer: Viewer, period: Period, organization: str | None,
-                          payer: str | None, cap: HighCostCap) -> pd.DataFrame:
+def capped_person_dollars(
+    ws: Workspace,
+    viewer: Viewer,
+    period: Period,
+    organization: str | None,
+    payer: str | None,
+    cap: HighCostCap,
+) -> pd.DataFrame:
     """(person_id, payer, month, paid) with the cap applied; for the capped risk-adjusted table."""
     con = ws.connect()
     try:
         ctes, params = _capped_sql(con, viewer, period, organization, payer, cap)
-        return con.execute(f"""{ctes}
+        return con.execute(
+            f"""{ctes}
             SELECT person_id, payer, strftime(year_month, '%Y-%m') AS month, capped AS paid
-            FROM capped""", params).df()
+            FROM capped""",
+            params,
+        ).df()
     finally:
         con.close()
 
 
-def monthly_cost(ws: Workspace, viewer: Viewer, period: Period, organization: str | None = None,
-                 payer: str | None = None, cap: HighCostCap | None = None) -> pd.DataFrame:
+def monthly_cost(
+    ws: Workspace,
+    viewer: Viewer,
+    period: Period,
+    organization: str | None = None,
+    payer: str | None = None,
+    cap: HighCostCap | None = None,
+) -> pd.DataFrame:
     """Monthly PMPM raw, capped and completed (after the cap), with the completion range.
 
     Completion factors are those of the total-cost triangle in the same scope (engine and CLI use
@@ -216,8 +252,14 @@ def monthly_cost(ws: Workspace, viewer: Viewer, period: Period, organization: st
     return df
 
 
-def expenditure(ws: Workspace, viewer: Viewer, period: Period, organization: str | None = None,
-                cap: HighCostCap | None = None, complete: bool = True) -> dict:
+def expenditure(
+    ws: Workspace,
+    viewer: Viewer,
+    period: Period,
+    organization: str | None = None,
+    cap: HighCostCap | None = None,
+    complete: bool = True,
+) -> dict:
     """Expenditure for a period as settlement needs it: raw, capped, completed, with a range.
 
     `cap=None` applies no cap. An organization viewer only ever gets its own organization (asking
@@ -237,9 +279,11 @@ def expenditure(ws: Workspace, viewer: Viewer, period: Period, organization: str
     try:
         scope, params = _scope(viewer, organization)
         params.update({"month_start": period.start.replace(day=1), "month_end": period.end})
-        persons = con.execute(f"SELECT count(DISTINCT person_id) FROM member_months "
-                              f"WHERE year_month BETWEEN $month_start AND $month_end {scope}",
-                              params).fetchone()[0]
+        persons = con.execute(
+            f"SELECT count(DISTINCT person_id) FROM member_months "
+            f"WHERE year_month BETWEEN $month_start AND $month_end {scope}",
+            params,
+        ).fetchone()[0]
     finally:
         con.close()
 
@@ -247,16 +291,30 @@ def expenditure(ws: Workspace, viewer: Viewer, period: Period, organization: str
         return x / mm if mm else math.nan
 
     return {
-        "member_months": mm, "persons": int(persons or 0), "paid": paid,
-        "capped_dollars": paid - capped, "completed": completed, "low": low, "high": high,
-        "pmpm": per(completed), "pmpm_low": per(low), "pmpm_high": per(high), "pmpm_raw": per(paid),
+        "member_months": mm,
+        "persons": int(persons or 0),
+        "paid": paid,
+        "capped_dollars": paid - capped,
+        "completed": completed,
+        "low": low,
+        "high": high,
+        "pmpm": per(completed),
+        "pmpm_low": per(low),
+        "pmpm_high": per(high),
+        "pmpm_raw": per(paid),
         "incomplete_months": incomplete,
         "completion_factor": (capped / completed) if completed else 1.0,
     }
 
 
-def high_cost_claimants(ws: Workspace, viewer: Viewer, period: Period, cap: HighCostCap,
-                        organization: str | None = None, payer: str | None = None) -> pd.DataFrame:
+def high_cost_claimants(
+    ws: Workspace,
+    viewer: Viewer,
+    period: Period,
+    cap: HighCostCap,
+    organization: str | None = None,
+    payer: str | None = None,
+) -> pd.DataFrame:
     """People whose annual paid dollars exceed the cap, and the dollars the cap removes.
 
     Payer and organization viewers get one row per person and year (their own members only);
@@ -268,7 +326,8 @@ def high_cost_claimants(ws: Workspace, viewer: Viewer, period: Period, cap: High
         scope, params = _scope(viewer, organization, payer)
         params.update({"month_start": period.start.replace(day=1), "month_end": period.end})
         caps = _cap_amounts(con, scope, params, cap)
-        df = con.execute(f"""
+        df = con.execute(
+            f"""
             WITH mm AS (SELECT person_id, payer, year_month, organization FROM member_months
                         WHERE year_month BETWEEN $month_start AND $month_end {scope}),
             paid AS (SELECT c.person_id, c.payer, year(c.incurred_month) AS year,
@@ -276,19 +335,24 @@ def high_cost_claimants(ws: Workspace, viewer: Viewer, period: Period, cap: High
                             arg_max(mm.organization, c.incurred_month) AS organization
                      FROM claim_lines c JOIN mm ON mm.person_id = c.person_id AND mm.payer = c.payer
                                              AND mm.year_month = c.incurred_month GROUP BY ALL)
-            SELECT * FROM paid ORDER BY annual_paid DESC""", params).df()
+            SELECT * FROM paid ORDER BY annual_paid DESC""",
+            params,
+        ).df()
     finally:
         con.close()
     df["cap"] = [cap.amount if cap.amount else caps.get(int(y), math.nan) for y in df["year"]]
     df = df[df["annual_paid"] > df["cap"]].copy()
     df["capped_dollars"] = df["annual_paid"] - df["cap"]
     if viewer.member_level:
-        return df[["year", "person_id", "payer", "organization", "annual_paid", "cap",
-                   "capped_dollars"]].reset_index(drop=True)
-    agg = (df.assign(organization=df["organization"].fillna("Independent / unattributed"))
-           .groupby(["year", "organization"], dropna=False)
-           .agg(claimants=("person_id", "nunique"), capped_dollars=("capped_dollars", "sum"))
-           .reset_index())
+        return df[
+            ["year", "person_id", "payer", "organization", "annual_paid", "cap", "capped_dollars"]
+        ].reset_index(drop=True)
+    agg = (
+        df.assign(organization=df["organization"].fillna("Independent / unattributed"))
+        .groupby(["year", "organization"], dropna=False)
+        .agg(claimants=("person_id", "nunique"), capped_dollars=("capped_dollars", "sum"))
+        .reset_index()
+    )
     agg["suppressed"] = agg["claimants"].map(is_small)
     agg["claimants"] = agg["claimants"].astype("float64")
     agg.loc[agg["suppressed"], ["claimants", "capped_dollars"]] = math.nan
@@ -296,14 +360,16 @@ def high_cost_claimants(ws: Workspace, viewer: Viewer, period: Period, cap: High
 
 
 # ----------------------------------------------------------------------------- what moved
-def category_events(ws: Workspace, viewer: Viewer, period: Period, organization: str | None = None,
-                    payer: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def category_events(
+    ws: Workspace, viewer: Viewer, period: Period, organization: str | None = None, payer: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per category and month: paid dollars and events; and member months per month."""
     scope, params = _scope(viewer, organization, payer)
     params.update({"month_start": period.start.replace(day=1), "month_end": period.end})
     con = ws.connect()
     try:
-        df = con.execute(f"""
+        df = con.execute(
+            f"""
             WITH mm AS (SELECT person_id, payer, year_month FROM member_months
                         WHERE year_month BETWEEN $month_start AND $month_end {scope}),
             ev AS (
@@ -333,10 +399,15 @@ def category_events(ws: Workspace, viewer: Viewer, period: Period, organization:
             SELECT coalesce(d.category, e.category) AS category, coalesce(d.month, e.month) AS month,
                    coalesce(d.paid, 0) AS paid, coalesce(e.events, 0) AS events
             FROM d FULL JOIN e ON d.category = e.category AND d.month = e.month
-        """, params).df()
-        months = con.execute(f"""SELECT strftime(year_month, '%Y-%m') AS month, count(*) AS member_months
+        """,
+            params,
+        ).df()
+        months = con.execute(
+            f"""SELECT strftime(year_month, '%Y-%m') AS month, count(*) AS member_months
                                 FROM member_months WHERE year_month BETWEEN $month_start AND $month_end
-                                {scope} GROUP BY ALL""", params).df()
+                                {scope} GROUP BY ALL""",
+            params,
+        ).df()
     finally:
         con.close()
     return df, months
@@ -354,15 +425,29 @@ def decompose_values(mm0: float, paid0: float, ev0: float, mm1: float, paid1: fl
         c0 = paid0 / ev0 if ev0 > 0 else math.nan
         c1 = paid1 / ev1 if ev1 > 0 else math.nan
         util, unit, mix = 0.0, 0.0, p1 - p0
-    return {"pmpm_before": p0, "pmpm_after": p1, "change": p1 - p0,
-            "per_1000_before": u0 * PER_1000_SCALE, "per_1000_after": u1 * PER_1000_SCALE,
-            "unit_cost_before": c0, "unit_cost_after": c1,
-            "utilization": util, "unit_cost": unit, "mix": mix}
+    return {
+        "pmpm_before": p0,
+        "pmpm_after": p1,
+        "change": p1 - p0,
+        "per_1000_before": u0 * PER_1000_SCALE,
+        "per_1000_after": u1 * PER_1000_SCALE,
+        "unit_cost_before": c0,
+        "unit_cost_after": c1,
+        "utilization": util,
+        "unit_cost": unit,
+        "mix": mix,
+    }
 
 
-def what_moved(ws: Workspace, viewer: Viewer, before: Period, after: Period,
-               organization: str | None = None, payer: str | None = None,
-               complete: bool = True) -> pd.DataFrame:
+def what_moved(
+    ws: Workspace,
+    viewer: Viewer,
+    before: Period,
+    after: Period,
+    organization: str | None = None,
+    payer: str | None = None,
+    complete: bool = True,
+) -> pd.DataFrame:
     """Per service category: PMPM before/after and its change split into utilization, unit cost and
     mix. With `complete`, dollars and events of each incurred month are completed with the
     category's chain-ladder factor (events are assumed to run out like dollars)."""
@@ -373,8 +458,9 @@ def what_moved(ws: Workspace, viewer: Viewer, before: Period, after: Period,
         con = ws.connect()
         try:
             for cat in SERVICE_CATEGORIES:
-                factors[cat] = completion.completion_table(con, ws, viewer, filters, cat) \
-                    .set_index("month")["cdf"]
+                factors[cat] = completion.completion_table(con, ws, viewer, filters, cat).set_index("month")[
+                    "cdf"
+                ]
         finally:
             con.close()
     sides = []
@@ -391,11 +477,13 @@ def what_moved(ws: Workspace, viewer: Viewer, before: Period, after: Period,
     for cat in SERVICE_CATEGORIES:
         a = d0.loc[cat] if cat in d0.index else pd.Series({"paid": 0.0, "events": 0.0})
         b = d1.loc[cat] if cat in d1.index else pd.Series({"paid": 0.0, "events": 0.0})
-        r = decompose_values(mm0, float(a["paid"]), float(a["events"]), mm1, float(b["paid"]),
-                             float(b["events"]))
+        r = decompose_values(
+            mm0, float(a["paid"]), float(a["events"]), mm1, float(b["paid"]), float(b["events"])
+        )
         events, unit = EVENT_LABELS.get(cat, DEFAULT_EVENT)
-        rows.append({"category": cat, "label": CATEGORY_LABELS[cat], "events": events,
-                     "unit_label": unit, **r})
+        rows.append(
+            {"category": cat, "label": CATEGORY_LABELS[cat], "events": events, "unit_label": unit, **r}
+        )
     out = pd.DataFrame(rows)
     return out
 
@@ -409,20 +497,26 @@ def sentence(row: dict | pd.Series) -> str:
     admission' — the plain-words reading of one decomposition row."""
     change = row["change"]
     verb = "rose" if change > 0 else "fell" if change < 0 else "did not change"
-    head = (f"{row['label']} PMPM {verb} {_money(change)} "
-            f"({_money(row['pmpm_before'])} → {_money(row['pmpm_after'])})")
+    head = (
+        f"{row['label']} PMPM {verb} {_money(change)} "
+        f"({_money(row['pmpm_before'])} → {_money(row['pmpm_after'])})"
+    )
     if change == 0:
         return head + "."
     parts = []
     if row["utilization"] or row["unit_cost"]:
         more = "more" if row["utilization"] >= 0 else "fewer"
-        parts.append(f"{'+' if row['utilization'] >= 0 else '−'}{_money(row['utilization'])} from {more} "
-                     f"{row['events']} ({row['per_1000_before']:,.0f} → {row['per_1000_after']:,.0f} "
-                     "per 1,000 a year)")
+        parts.append(
+            f"{'+' if row['utilization'] >= 0 else '−'}{_money(row['utilization'])} from {more} "
+            f"{row['events']} ({row['per_1000_before']:,.0f} → {row['per_1000_after']:,.0f} "
+            "per 1,000 a year)"
+        )
         higher = "higher" if row["unit_cost"] >= 0 else "lower"
-        parts.append(f"{'+' if row['unit_cost'] >= 0 else '−'}{_money(row['unit_cost'])} from {higher} "
-                     f"{row['unit_label']} ({_money(row['unit_cost_before'])} → "
-                     f"{_money(row['unit_cost_after'])})")
+        parts.append(
+            f"{'+' if row['unit_cost'] >= 0 else '−'}{_money(row['unit_cost'])} from {higher} "
+            f"{row['unit_label']} ({_money(row['unit_cost_before'])} → "
+            f"{_money(row['unit_cost_after'])})"
+        )
     if abs(row["mix"]) >= 0.005:
         parts.append(f"{'+' if row['mix'] >= 0 else '−'}{_money(row['mix'])} from both together")
     return head + ": " + ", ".join(parts) + "."

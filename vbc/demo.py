@@ -41,6 +41,7 @@ Coding conventions the engine can rely on (codes carry no dots):
 - Quality: lab_result holds HbA1c (LOINC 4548-4, '%'); observation holds blood pressure as two rows
   per reading (8480-6 systolic, 8462-4 diastolic, 'mm[Hg]') on PCP office-visit dates.
 """
+
 from __future__ import annotations
 
 import json
@@ -167,7 +168,7 @@ def _luhn_npi(base9: int) -> str:
     return digits + str((10 - total % 10) % 10)
 
 
-def _month_index(year: int, month: int, w: "_Window") -> int:
+def _month_index(year: int, month: int, w: _Window) -> int:
     return (year - int(w.year[0])) * 12 + month - int(w.moy[0])
 
 
@@ -195,9 +196,13 @@ def _window(end_month: str, months: int) -> _Window:
     end = np.datetime64(end_month, "M")
     ms = np.arange(end - (months - 1), end + 2, dtype="datetime64[M]")
     mm = ms[:-1]
-    return _Window(months, ms.astype("datetime64[D]").astype(np.int64),
-                   mm.astype(np.int64) % 12 + 1, mm.astype("datetime64[Y]").astype(np.int64) + 1970,
-                   [str(m) for m in mm])
+    return _Window(
+        months,
+        ms.astype("datetime64[D]").astype(np.int64),
+        mm.astype(np.int64) % 12 + 1,
+        mm.astype("datetime64[Y]").astype(np.int64) + 1970,
+        [str(m) for m in mm],
+    )
 
 
 def _iso(day: int) -> str:
@@ -207,18 +212,95 @@ def _iso(day: int) -> str:
 # --------------------------------------------------------------------------------------------
 # Provider roster
 
-_FIRST = ("Anna", "Brian", "Carmen", "David", "Elena", "Frank", "Grace", "Hector", "Irene", "James",
-          "Karen", "Luis", "Maria", "Nathan", "Olivia", "Paul", "Queenie", "Rahul", "Sofia", "Thomas",
-          "Uma", "Victor", "Wendy", "Xavier", "Yvonne", "Zach", "Amir", "Beth", "Chen", "Dana")
-_LAST = ("Abbott", "Baker", "Castillo", "Dunn", "Ellis", "Fischer", "Garcia", "Huang", "Iverson",
-         "Jensen", "Kowalski", "Lindqvist", "Moreno", "Nakamura", "Okafor", "Patel", "Quinn", "Reyes",
-         "Schmidt", "Tran", "Underwood", "Vasquez", "Whitaker", "Xu", "Yates", "Zimmerman", "Adeyemi",
-         "Brennan", "Choi", "Delgado", "Eriksen", "Foster", "Gallagher", "Hoffman", "Ibrahim", "Jacobs",
-         "Kim", "Larsen", "Mehta", "Novak", "Ortiz")
-_PCP_SPECIALTIES = ("internal medicine", "family practice", "internal medicine", "geriatric medicine",
-                    "nurse practitioner", "family practice")
-_HOSPITALS = ("Mercy Valley Hospital", "St. Agnes Medical Center", "Northgate General Hospital",
-              "University Medical Center")
+_FIRST = (
+    "Anna",
+    "Brian",
+    "Carmen",
+    "David",
+    "Elena",
+    "Frank",
+    "Grace",
+    "Hector",
+    "Irene",
+    "James",
+    "Karen",
+    "Luis",
+    "Maria",
+    "Nathan",
+    "Olivia",
+    "Paul",
+    "Queenie",
+    "Rahul",
+    "Sofia",
+    "Thomas",
+    "Uma",
+    "Victor",
+    "Wendy",
+    "Xavier",
+    "Yvonne",
+    "Zach",
+    "Amir",
+    "Beth",
+    "Chen",
+    "Dana",
+)
+_LAST = (
+    "Abbott",
+    "Baker",
+    "Castillo",
+    "Dunn",
+    "Ellis",
+    "Fischer",
+    "Garcia",
+    "Huang",
+    "Iverson",
+    "Jensen",
+    "Kowalski",
+    "Lindqvist",
+    "Moreno",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quinn",
+    "Reyes",
+    "Schmidt",
+    "Tran",
+    "Underwood",
+    "Vasquez",
+    "Whitaker",
+    "Xu",
+    "Yates",
+    "Zimmerman",
+    "Adeyemi",
+    "Brennan",
+    "Choi",
+    "Delgado",
+    "Eriksen",
+    "Foster",
+    "Gallagher",
+    "Hoffman",
+    "Ibrahim",
+    "Jacobs",
+    "Kim",
+    "Larsen",
+    "Mehta",
+    "Novak",
+    "Ortiz",
+)
+_PCP_SPECIALTIES = (
+    "internal medicine",
+    "family practice",
+    "internal medicine",
+    "geriatric medicine",
+    "nurse practitioner",
+    "family practice",
+)
+_HOSPITALS = (
+    "Mercy Valley Hospital",
+    "St. Agnes Medical Center",
+    "Northgate General Hospital",
+    "University Medical Center",
+)
 _HOME_HOSPITAL_SHARE = (0.45, 0.35, 0.20)  # community hospitals; University Medical Center takes referrals
 TERTIARY = 3
 
@@ -235,8 +317,9 @@ class _Groups:
         self.flat, self.start, self.count = np.array(flat, np.int64), start, count
 
     def pick(self, keys: np.ndarray, u: np.ndarray) -> np.ndarray:
-        return self.flat[self.start[keys] + np.minimum((u * self.count[keys]).astype(np.int64),
-                                                       self.count[keys] - 1)]
+        return self.flat[
+            self.start[keys] + np.minimum((u * self.count[keys]).astype(np.int64), self.count[keys] - 1)
+        ]
 
 
 class _Roster:
@@ -258,8 +341,15 @@ class _Roster:
             counters["person"] += 1
             suffix = "NP" if specialty == "nurse practitioner" else ("DO" if i % 5 == 3 else "MD")
             name = f"{_FIRST[i * 7 % len(_FIRST)]} {_LAST[i * 11 % len(_LAST)]}, {suffix}"
-            rows.append((_luhn_npi(134_562_000 + i * 9_173), name, specialty, tin,
-                         ORGANIZATIONS[org_id] if org_id >= 0 else None))
+            rows.append(
+                (
+                    _luhn_npi(134_562_000 + i * 9_173),
+                    name,
+                    specialty,
+                    tin,
+                    ORGANIZATIONS[org_id] if org_id >= 0 else None,
+                )
+            )
             org.append(org_id)
             return len(rows) - 1
 
@@ -277,9 +367,11 @@ class _Roster:
             return r
 
         org_layout = {RIVERBEND: (10, 9, 7), LAKESIDE: (6, 5), CEDAR: (3,)}
-        org_specialists = {RIVERBEND: ("cardiology", "cardiology", "pulmonology", "orthopedic surgery",
-                                       "general surgery"),
-                           LAKESIDE: ("cardiology", "nephrology", "gastroenterology"), CEDAR: ()}
+        org_specialists = {
+            RIVERBEND: ("cardiology", "cardiology", "pulmonology", "orthopedic surgery", "general surgery"),
+            LAKESIDE: ("cardiology", "nephrology", "gastroenterology"),
+            CEDAR: (),
+        }
         k = 0
         for org_id, tins in org_layout.items():
             first_tin = None
@@ -302,10 +394,20 @@ class _Roster:
             self.pcps[INDEPENDENT].append(r)
             tin_of_pcp[r] = [r]
         self.snfist = clinician("geriatric medicine", new_tin(), -1)
-        for spec, n in (("cardiology", 1), ("orthopedic surgery", 2), ("pulmonology", 1),
-                        ("nephrology", 1), ("gastroenterology", 2), ("general surgery", 1),
-                        ("hematology oncology", 1), ("ophthalmology", 2), ("dermatology", 2),
-                        ("clinical psychologist", 2), ("physical therapist", 2), ("anesthesiology", 2)):
+        for spec, n in (
+            ("cardiology", 1),
+            ("orthopedic surgery", 2),
+            ("pulmonology", 1),
+            ("nephrology", 1),
+            ("gastroenterology", 2),
+            ("general surgery", 1),
+            ("hematology oncology", 1),
+            ("ophthalmology", 2),
+            ("dermatology", 2),
+            ("clinical psychologist", 2),
+            ("physical therapist", 2),
+            ("anesthesiology", 2),
+        ):
             for _ in range(n):
                 specialist(spec, new_tin())
         radiology_tin = new_tin()
@@ -319,16 +421,34 @@ class _Roster:
             tin = new_tin()
             hospitalists_by_hosp[h] = [specialist("hospitalist", tin) for _ in range(1 if h == 2 else 2)]
         self.hospitals = np.array([facility(n, "acute care hospital") for n in _HOSPITALS])
-        self.snfs = np.array([facility(n, "skilled nursing facility") for n in
-                              ("Maple Grove Rehabilitation Center", "Willow Creek Skilled Nursing",
-                               "Brookside Care Center")])
-        self.hhas = np.array([facility(n, "home health agency") for n in
-                              ("Visiting Nurses of the Valley", "HomeFirst Health Services")])
-        self.hospices = np.array([facility(n, "hospice") for n in ("Compassion Hospice", "Evening Star Hospice")])
-        self.labs = np.array([facility(n, "laboratory") for n in
-                              ("Tri-County Clinical Laboratory", "Keystone Reference Laboratory")])
-        self.dmes = np.array([facility(n, "dme supplier") for n in
-                              ("Summit Medical Supply", "Apex Home Medical Equipment")])
+        self.snfs = np.array(
+            [
+                facility(n, "skilled nursing facility")
+                for n in (
+                    "Maple Grove Rehabilitation Center",
+                    "Willow Creek Skilled Nursing",
+                    "Brookside Care Center",
+                )
+            ]
+        )
+        self.hhas = np.array(
+            [
+                facility(n, "home health agency")
+                for n in ("Visiting Nurses of the Valley", "HomeFirst Health Services")
+            ]
+        )
+        self.hospices = np.array(
+            [facility(n, "hospice") for n in ("Compassion Hospice", "Evening Star Hospice")]
+        )
+        self.labs = np.array(
+            [
+                facility(n, "laboratory")
+                for n in ("Tri-County Clinical Laboratory", "Keystone Reference Laboratory")
+            ]
+        )
+        self.dmes = np.array(
+            [facility(n, "dme supplier") for n in ("Summit Medical Supply", "Apex Home Medical Equipment")]
+        )
 
         self.rows = rows
         size = len(rows)
@@ -341,8 +461,9 @@ class _Roster:
         self.hospitalist = _Groups(size, {int(self.hospitals[h]): v for h, v in hospitalists_by_hosp.items()})
         self.spec = {k: np.array(v, np.int64) for k, v in self.specialists.items()}
         # Uneven panel sizes inside each organization.
-        self.pcp_weights = {o: np.array([1.0 + 0.35 * (i % 4) for i in range(len(v))])
-                            for o, v in self.pcps.items()}
+        self.pcp_weights = {
+            o: np.array([1.0 + 0.35 * (i % 4) for i in range(len(v))]) for o, v in self.pcps.items()
+        }
 
     def table(self) -> pa.Table:
         cols = list(zip(*self.rows))
@@ -353,31 +474,98 @@ class _Roster:
 # Clinical and price tables
 
 # E&M codes: office visits (POS 11 / 02), paid amounts (Medicare pays 80% of allowed).
-_EM = {"99202": 55.0, "99203": 85.0, "99204": 130.0, "99205": 170.0, "99212": 45.0, "99213": 72.0,
-       "99214": 103.0, "99215": 142.0}
-_PCP_EM = (("99212", .06), ("99213", .44), ("99214", .39), ("99215", .09), ("99203", .015), ("99204", .005))
-_SPEC_EM = (("99213", .35), ("99214", .42), ("99215", .08), ("99204", .10), ("99203", .05))
+_EM = {
+    "99202": 55.0,
+    "99203": 85.0,
+    "99204": 130.0,
+    "99205": 170.0,
+    "99212": 45.0,
+    "99213": 72.0,
+    "99214": 103.0,
+    "99215": 142.0,
+}
+_PCP_EM = (
+    ("99212", 0.06),
+    ("99213", 0.44),
+    ("99214", 0.39),
+    ("99215", 0.09),
+    ("99203", 0.015),
+    ("99204", 0.005),
+)
+_SPEC_EM = (("99213", 0.35), ("99214", 0.42), ("99215", 0.08), ("99204", 0.10), ("99203", 0.05))
 _ACUTE_DX = ("J069", "M5450", "R051", "R5383", "M25561", "R42", "N390", "E039", "M1990", "R600", "Z23")
-_ED_DX = ("R079", "R0602", "N390", "R109", "S0990XA", "R55", "M5450", "J069", "R519", "L03115",
-          "S6290XA", "K5900", "R42", "W1830XA")
-_ED_LEVELS = (("99283", .35, 330.0, 80.0), ("99284", .40, 560.0, 140.0), ("99285", .25, 840.0, 205.0))
+_ED_DX = (
+    "R079",
+    "R0602",
+    "N390",
+    "R109",
+    "S0990XA",
+    "R55",
+    "M5450",
+    "J069",
+    "R519",
+    "L03115",
+    "S6290XA",
+    "K5900",
+    "R42",
+    "W1830XA",
+)
+_ED_LEVELS = (("99283", 0.35, 330.0, 80.0), ("99284", 0.40, 560.0, 140.0), ("99285", 0.25, 840.0, 205.0))
 
 # Specialist office visits: specialty, base weight, condition boosts, dx list, condition dx
 # overrides, extra lines (hcpcs, probability, paid).
 _SPECIALTY_VISITS = (
-    ("cardiology", 0.12, {HF: .55, AF: .45, HTN: .10}, ("R079", "I2510", "R002"),
-     ((HTN, "I10"), (AF, "I4891"), (HF, "I509")),
-     (("93000", .35, 17.0), ("93306", .20, 215.0), ("78452", .08, 390.0), ("93224", .05, 80.0))),
-    ("pulmonology", 0.04, {COPD: .60}, ("R0602", "R918", "R051"), ((COPD, "J449"),), (("94010", .30, 31.0), ("94729", .20, 45.0), ("94060", .15, 55.0))),
-    ("nephrology", 0.02, {CKD: .45}, ("N179", "R809"), ((CKD, "N183"),), ()),
+    (
+        "cardiology",
+        0.12,
+        {HF: 0.55, AF: 0.45, HTN: 0.10},
+        ("R079", "I2510", "R002"),
+        ((HTN, "I10"), (AF, "I4891"), (HF, "I509")),
+        (("93000", 0.35, 17.0), ("93306", 0.20, 215.0), ("78452", 0.08, 390.0), ("93224", 0.05, 80.0)),
+    ),
+    (
+        "pulmonology",
+        0.04,
+        {COPD: 0.60},
+        ("R0602", "R918", "R051"),
+        ((COPD, "J449"),),
+        (("94010", 0.30, 31.0), ("94729", 0.20, 45.0), ("94060", 0.15, 55.0)),
+    ),
+    ("nephrology", 0.02, {CKD: 0.45}, ("N179", "R809"), ((CKD, "N183"),), ()),
     ("gastroenterology", 0.10, {}, ("K219", "K5730", "R109", "K5900"), (), ()),
-    ("orthopedic surgery", 0.18, {}, ("M1711", "M5450", "M1990", "M25561"), (),
-     (("20610", .35, 56.0), ("J3301", .35, 6.0), ("73562", .30, 31.0))),
-    ("general surgery", 0.05, {}, ("K409", "K802", "L723"), (), (("11042", .20, 110.0), ("10060", .10, 95.0))),
-    ("hematology oncology", 0.01, {}, ("D649", "D509"), (), (("85025", .5, 8.0),)),
-    ("ophthalmology", 0.12, {DM: .05}, ("H2513", "H409", "H524"), (), (("92134", .40, 38.0), ("92083", .20, 55.0))),
-    ("dermatology", 0.11, {}, ("L570", "L821", "D485", "L309"), (),
-     (("17000", .45, 62.0), ("17003", .30, 8.0), ("11102", .25, 95.0), ("17311", .05, 610.0))),
+    (
+        "orthopedic surgery",
+        0.18,
+        {},
+        ("M1711", "M5450", "M1990", "M25561"),
+        (),
+        (("20610", 0.35, 56.0), ("J3301", 0.35, 6.0), ("73562", 0.30, 31.0)),
+    ),
+    (
+        "general surgery",
+        0.05,
+        {},
+        ("K409", "K802", "L723"),
+        (),
+        (("11042", 0.20, 110.0), ("10060", 0.10, 95.0)),
+    ),
+    ("hematology oncology", 0.01, {}, ("D649", "D509"), (), (("85025", 0.5, 8.0),)),
+    (
+        "ophthalmology",
+        0.12,
+        {DM: 0.05},
+        ("H2513", "H409", "H524"),
+        (),
+        (("92134", 0.40, 38.0), ("92083", 0.20, 55.0)),
+    ),
+    (
+        "dermatology",
+        0.11,
+        {},
+        ("L570", "L821", "D485", "L309"),
+        (),
+        (("17000", 0.45, 62.0), ("17003", 0.30, 8.0), ("11102", 0.25, 95.0), ("17311", 0.05, 610.0)),
+    ),
 )
 _SPEC_NAMES = tuple(s[0] for s in _SPECIALTY_VISITS)
 
@@ -385,31 +573,98 @@ _SPEC_NAMES = tuple(s[0] for s in _SPECIALTY_VISITS)
 # when the lengths match), surgeon (specialty, CPT per dx1, paid), weights for ED-origin, direct
 # and terminal admissions.
 _DRGS = (
-    ("291", 12500, 4.8, False, .10, ("I509", "I5023"), (), None, .04, .03, .20),
-    ("190", 10300, 4.2, False, .08, ("J441",), (), None, .03, .02, .10),
-    ("871", 20500, 6.3, False, .35, ("A419",), (), None, .14, .06, .25),
-    ("193", 11600, 4.9, False, .10, ("J189",), (), None, .10, .06, .15),
-    ("065", 11100, 4.0, False, .15, ("I639",), (), None, .07, .03, .10),
-    ("392", 7700, 3.2, False, .00, ("K219", "K5730"), (), None, .07, .05, 0),
-    ("683", 9300, 4.2, False, .05, ("N179",), (), None, .06, .05, .05),
-    ("308", 9700, 3.6, False, .08, ("I4891",), (), None, .03, .03, 0),
-    ("377", 12100, 4.5, False, .15, ("K922",), (), None, .05, .03, 0),
-    ("885", 9500, 9.0, False, .00, ("F329", "F209"), (), None, .02, .04, 0),
-    ("207", 48000, 12.5, False, .80, ("J9601",), ("5A1955Z",), None, .02, .01, .15),
-    ("853", 44000, 12.0, True, .50, ("A419",), ("0JB60ZZ",), ("general surgery", ("11043",), 520.0),
-     .01, .01, 0),
-    ("470", 14900, 2.2, True, .00, ("M1611", "M1711"), ("0SR9019", "0SRC0J9"),
-     ("orthopedic surgery", ("27130", "27447"), 1150.0), 0, .13, 0),
-    ("481", 19400, 4.8, True, .05, ("S72001A",), ("0QS604Z",), ("orthopedic surgery", ("27245",), 980.0),
-     .06, .01, 0),
-    ("247", 22000, 2.8, True, .20, ("I214",), ("02703ZZ",), ("cardiology", ("92928",), 640.0), .04, .06, 0),
-    ("460", 32500, 3.5, True, .05, ("M4806",), ("0SG00A0",), ("orthopedic surgery", ("22612",), 1450.0),
-     0, .06, 0),
-    ("329", 35700, 9.5, True, .30, ("K5730",), ("0DTN0ZZ",), ("general surgery", ("44140",), 1250.0),
-     .01, .06, 0),
-    ("846", 9900, 3.0, False, .00, ("Z5111",), ("3E04305",), None, 0, 0, 0),
-    ("840", 0, 14.0, False, .50, ("C8338",), (), None, 0, 0, 0),
-    ("018", 0, 21.0, False, .30, ("C8338",), ("XW033C7",), None, 0, 0, 0),
+    ("291", 12500, 4.8, False, 0.10, ("I509", "I5023"), (), None, 0.04, 0.03, 0.20),
+    ("190", 10300, 4.2, False, 0.08, ("J441",), (), None, 0.03, 0.02, 0.10),
+    ("871", 20500, 6.3, False, 0.35, ("A419",), (), None, 0.14, 0.06, 0.25),
+    ("193", 11600, 4.9, False, 0.10, ("J189",), (), None, 0.10, 0.06, 0.15),
+    ("065", 11100, 4.0, False, 0.15, ("I639",), (), None, 0.07, 0.03, 0.10),
+    ("392", 7700, 3.2, False, 0.00, ("K219", "K5730"), (), None, 0.07, 0.05, 0),
+    ("683", 9300, 4.2, False, 0.05, ("N179",), (), None, 0.06, 0.05, 0.05),
+    ("308", 9700, 3.6, False, 0.08, ("I4891",), (), None, 0.03, 0.03, 0),
+    ("377", 12100, 4.5, False, 0.15, ("K922",), (), None, 0.05, 0.03, 0),
+    ("885", 9500, 9.0, False, 0.00, ("F329", "F209"), (), None, 0.02, 0.04, 0),
+    ("207", 48000, 12.5, False, 0.80, ("J9601",), ("5A1955Z",), None, 0.02, 0.01, 0.15),
+    (
+        "853",
+        44000,
+        12.0,
+        True,
+        0.50,
+        ("A419",),
+        ("0JB60ZZ",),
+        ("general surgery", ("11043",), 520.0),
+        0.01,
+        0.01,
+        0,
+    ),
+    (
+        "470",
+        14900,
+        2.2,
+        True,
+        0.00,
+        ("M1611", "M1711"),
+        ("0SR9019", "0SRC0J9"),
+        ("orthopedic surgery", ("27130", "27447"), 1150.0),
+        0,
+        0.13,
+        0,
+    ),
+    (
+        "481",
+        19400,
+        4.8,
+        True,
+        0.05,
+        ("S72001A",),
+        ("0QS604Z",),
+        ("orthopedic surgery", ("27245",), 980.0),
+        0.06,
+        0.01,
+        0,
+    ),
+    (
+        "247",
+        22000,
+        2.8,
+        True,
+        0.20,
+        ("I214",),
+        ("02703ZZ",),
+        ("cardiology", ("92928",), 640.0),
+        0.04,
+        0.06,
+        0,
+    ),
+    (
+        "460",
+        32500,
+        3.5,
+        True,
+        0.05,
+        ("M4806",),
+        ("0SG00A0",),
+        ("orthopedic surgery", ("22612",), 1450.0),
+        0,
+        0.06,
+        0,
+    ),
+    (
+        "329",
+        35700,
+        9.5,
+        True,
+        0.30,
+        ("K5730",),
+        ("0DTN0ZZ",),
+        ("general surgery", ("44140",), 1250.0),
+        0.01,
+        0.06,
+        0,
+    ),
+    ("846", 9900, 3.0, False, 0.00, ("Z5111",), ("3E04305",), None, 0, 0, 0),
+    ("840", 0, 14.0, False, 0.50, ("C8338",), (), None, 0, 0, 0),
+    ("018", 0, 21.0, False, 0.30, ("C8338",), ("XW033C7",), None, 0, 0, 0),
     ("870", 0, 26.0, False, 1.0, ("A419",), ("5A1955Z",), None, 0, 0, 0),
     ("004", 0, 24.0, True, 1.0, ("J9620",), ("0B110F4",), ("general surgery", ("31600",), 420.0), 0, 0, 0),
 )
@@ -421,75 +676,139 @@ _DRG_ICU = np.array([d[4] for d in _DRGS], float)
 _W_ED = np.array([d[8] for d in _DRGS], float)
 _W_DIRECT = np.array([d[9] for d in _DRGS], float)
 _W_TERMINAL = np.array([d[10] for d in _DRGS], float)
-_ED_BOOST = {HF: ("291", .26), COPD: ("190", .18), CKD: ("683", .05), AF: ("308", .08), DEP: ("885", .02)}
+_ED_BOOST = {
+    HF: ("291", 0.26),
+    COPD: ("190", 0.18),
+    CKD: ("683", 0.05),
+    AF: ("308", 0.08),
+    DEP: ("885", 0.02),
+}
 _ORTHO_DRGS = np.array([d[0] in ("470", "481", "460", "065") for d in _DRGS])
 IP_SCALE = 1.04
 
 # Inpatient revenue lines: code, share of the stay's paid amount.
-_IP_REV = (("0120", .46), ("0200", .25), ("0250", .10), ("0270", .05), ("0300", .07), ("0320", .03),
-           ("0360", .20), ("0450", .03), ("0730", .015), ("0420", .03))
+_IP_REV = (
+    ("0120", 0.46),
+    ("0200", 0.25),
+    ("0250", 0.10),
+    ("0270", 0.05),
+    ("0300", 0.07),
+    ("0320", 0.03),
+    ("0360", 0.20),
+    ("0450", 0.03),
+    ("0730", 0.015),
+    ("0420", 0.03),
+)
 
 # Outpatient hospital services: (hcpcs, revenue, paid, dx1 choices, professional (specialty, paid)).
-_IMAGING = (("70450", "0350", .25, 135.0, ("R519", "R42"), 42.0),
-            ("71250", "0350", .20, 165.0, ("R918", "R0602"), 55.0),
-            ("74177", "0350", .25, 285.0, ("R109", "K5730"), 78.0),
-            ("72148", "0610", .15, 245.0, ("M5450", "M4806"), 75.0),
-            ("70553", "0610", .15, 350.0, ("R42", "G459"), 90.0))
-_XRAY = (("71046", ("R0602", "R051")), ("73562", ("M25561", "M1711")), ("72100", ("M5450",)),
-         ("73030", ("M25511",)))
-_OP_SURGERY = (("66984", .33, 1250.0, "H2513", "ophthalmology", 520.0),
-               ("29881", .10, 2500.0, "M1711", "orthopedic surgery", 480.0),
-               ("47562", .08, 4000.0, "K802", "general surgery", 600.0),
-               ("64483", .20, 700.0, "M4806", "orthopedic surgery", 190.0),
-               ("43239", .17, 760.0, "K219", "gastroenterology", 150.0),
-               ("92928", .05, 10500.0, "I2510", "cardiology", 620.0),
-               ("27447", .07, 12500.0, "M1711", "orthopedic surgery", 1100.0))
+_IMAGING = (
+    ("70450", "0350", 0.25, 135.0, ("R519", "R42"), 42.0),
+    ("71250", "0350", 0.20, 165.0, ("R918", "R0602"), 55.0),
+    ("74177", "0350", 0.25, 285.0, ("R109", "K5730"), 78.0),
+    ("72148", "0610", 0.15, 245.0, ("M5450", "M4806"), 75.0),
+    ("70553", "0610", 0.15, 350.0, ("R42", "G459"), 90.0),
+)
+_XRAY = (
+    ("71046", ("R0602", "R051")),
+    ("73562", ("M25561", "M1711")),
+    ("72100", ("M5450",)),
+    ("73030", ("M25511",)),
+)
+_OP_SURGERY = (
+    ("66984", 0.33, 1250.0, "H2513", "ophthalmology", 520.0),
+    ("29881", 0.10, 2500.0, "M1711", "orthopedic surgery", 480.0),
+    ("47562", 0.08, 4000.0, "K802", "general surgery", 600.0),
+    ("64483", 0.20, 700.0, "M4806", "orthopedic surgery", 190.0),
+    ("43239", 0.17, 760.0, "K219", "gastroenterology", 150.0),
+    ("92928", 0.05, 10500.0, "I2510", "cardiology", 620.0),
+    ("27447", 0.07, 12500.0, "M1711", "orthopedic surgery", 1100.0),
+)
 
 # DME: rentals billed monthly (hcpcs, paid, dx1) and one-off purchases (hcpcs, rate/yr, paid, dx1).
-_DME_ONE_OFF = (("L3000", 85.0, "E119"), ("K0823", 4300.0, "R262"), ("L1833", 690.0, "M1711"),
-                ("L0650", 1150.0, "M5450"), ("E0114", 40.0, "S82001A"))
+_DME_ONE_OFF = (
+    ("L3000", 85.0, "E119"),
+    ("K0823", 4300.0, "R262"),
+    ("L1833", 690.0, "M1711"),
+    ("L0650", 1150.0, "M5450"),
+    ("E0114", 40.0, "S82001A"),
+)
 
 # Pharmacy: ndc, condition (or special group), share of the group on it, paid per 30 days,
 # units per day, share of fills at 90 days.
-_STATINS = (("00071015523", .30, 7.5, 1), ("00071015623", .20, 9.0, 1), ("00006074031", .20, 5.5, 1),
-            ("00310075190", .18, 9.5, 1), ("00003517805", .12, 6.5, 1))
+_STATINS = (
+    ("00071015523", 0.30, 7.5, 1),
+    ("00071015623", 0.20, 9.0, 1),
+    ("00006074031", 0.20, 5.5, 1),
+    ("00310075190", 0.18, 9.5, 1),
+    ("00003517805", 0.12, 6.5, 1),
+)
 STATIN_NDCS = tuple(s[0] for s in _STATINS)
 NEW_START_SHARE = 0.12  # chronic therapies that start inside the window
 PRE_DAYS = 180  # days of each ongoing therapy's fills simulated before the window
 _DRUGS = (
-    ("68180051301", HTN, .40, 4.2, 1.0, .25), ("69097012805", HTN, .35, 4.5, 1.0, .25),
-    ("00093736598", HTN, .25, 7.0, 1.0, .25), ("00378003201", HTN, .25, 6.0, 2.0, .25),
-    ("00172208360", HTN, .20, 3.5, 1.0, .25),
-    ("00093104801", DM, .62, 5.5, 2.0, .25), ("00093011101", DM, .20, 5.0, 1.0, .25),
-    ("00088222033", DM, .25, 330.0, 0.5, .10), ("00597015230", DM, .18, 590.0, 1.0, .15),
-    ("00169413212", DM, .14, 940.0, 0.1, .05), ("00006027731", DM, .10, 555.0, 1.0, .15),
-    ("00078065920", HF, .30, 620.0, 2.0, .15), ("00054829725", HF, .75, 4.5, 1.0, .25),
-    ("00093729601", HF, .50, 6.0, 2.0, .25),
-    ("00173088710", COPD, .35, 590.0, 0.033, .10), ("00597007541", COPD, .25, 500.0, 1.0, .10),
-    ("00173068220", COPD, .60, 57.0, 0.033, .00),
-    ("00003089421", AF, .62, 590.0, 2.0, .15), ("50458057930", AF, .20, 565.0, 1.0, .15),
-    ("00056017270", AF, .12, 7.0, 1.0, .25),
-    ("16729001817", DEP, .45, 6.0, 1.0, .25), ("00093585001", DEP, .30, 6.0, 1.0, .25),
-    ("00093754256", DEP, .20, 12.0, 1.0, .25),
-    ("62175011843", "all", .25, 6.0, 1.0, .25), ("00378180001", "all", .18, 8.0, 1.0, .25),
-    ("59762502801", "all", .14, 9.0, 3.0, .25), ("00093314301", "male", .22, 8.0, 1.0, .25),
-    ("00093517106", "female", .10, 6.0, 0.14, .25), ("00093738505", "old", .10, 7.0, 1.0, .25),
+    ("68180051301", HTN, 0.40, 4.2, 1.0, 0.25),
+    ("69097012805", HTN, 0.35, 4.5, 1.0, 0.25),
+    ("00093736598", HTN, 0.25, 7.0, 1.0, 0.25),
+    ("00378003201", HTN, 0.25, 6.0, 2.0, 0.25),
+    ("00172208360", HTN, 0.20, 3.5, 1.0, 0.25),
+    ("00093104801", DM, 0.62, 5.5, 2.0, 0.25),
+    ("00093011101", DM, 0.20, 5.0, 1.0, 0.25),
+    ("00088222033", DM, 0.25, 330.0, 0.5, 0.10),
+    ("00597015230", DM, 0.18, 590.0, 1.0, 0.15),
+    ("00169413212", DM, 0.14, 940.0, 0.1, 0.05),
+    ("00006027731", DM, 0.10, 555.0, 1.0, 0.15),
+    ("00078065920", HF, 0.30, 620.0, 2.0, 0.15),
+    ("00054829725", HF, 0.75, 4.5, 1.0, 0.25),
+    ("00093729601", HF, 0.50, 6.0, 2.0, 0.25),
+    ("00173088710", COPD, 0.35, 590.0, 0.033, 0.10),
+    ("00597007541", COPD, 0.25, 500.0, 1.0, 0.10),
+    ("00173068220", COPD, 0.60, 57.0, 0.033, 0.00),
+    ("00003089421", AF, 0.62, 590.0, 2.0, 0.15),
+    ("50458057930", AF, 0.20, 565.0, 1.0, 0.15),
+    ("00056017270", AF, 0.12, 7.0, 1.0, 0.25),
+    ("16729001817", DEP, 0.45, 6.0, 1.0, 0.25),
+    ("00093585001", DEP, 0.30, 6.0, 1.0, 0.25),
+    ("00093754256", DEP, 0.20, 12.0, 1.0, 0.25),
+    ("62175011843", "all", 0.25, 6.0, 1.0, 0.25),
+    ("00378180001", "all", 0.18, 8.0, 1.0, 0.25),
+    ("59762502801", "all", 0.14, 9.0, 3.0, 0.25),
+    ("00093314301", "male", 0.22, 8.0, 1.0, 0.25),
+    ("00093517106", "female", 0.10, 6.0, 0.14, 0.25),
+    ("00093738505", "old", 0.10, 7.0, 1.0, 0.25),
     ("00074055402", "specialty", 1.0, 6900.0, 0.067, 0.0),
-    ("60505025303", "all", .08, 6.0, 1.0, .25), ("16729014201", "all", .07, 5.0, 1.0, .25),
-    ("00245531901", HF, .30, 8.0, 1.0, .25), ("62175061737", "all", .12, 6.0, 1.0, .25),
-    ("50111056101", "all", .08, 5.0, 1.0, .25), ("29300012501", "all", .10, 5.0, 1.0, .25),
-    ("16729011915", COPD, .30, 6.0, 1.0, .25), ("16714052201", "male", .10, 6.0, 1.0, .25),
-    ("60505082901", "all", .08, 10.0, 0.1, .0), ("00093721401", DM, .10, 6.0, 1.0, .25),
-    ("00228282911", HF, .35, 6.0, 1.0, .25), ("00093075201", HTN, .10, 4.0, 1.0, .25),
-    ("00378018101", "all", .12, 5.0, 1.0, .25), ("68382013510", "all", .10, 7.0, 2.0, .25),
-    ("00781507092", CKD, .25, 6.0, 1.0, .25), ("13668011390", "all", .09, 6.0, 1.0, .25),
+    ("60505025303", "all", 0.08, 6.0, 1.0, 0.25),
+    ("16729014201", "all", 0.07, 5.0, 1.0, 0.25),
+    ("00245531901", HF, 0.30, 8.0, 1.0, 0.25),
+    ("62175061737", "all", 0.12, 6.0, 1.0, 0.25),
+    ("50111056101", "all", 0.08, 5.0, 1.0, 0.25),
+    ("29300012501", "all", 0.10, 5.0, 1.0, 0.25),
+    ("16729011915", COPD, 0.30, 6.0, 1.0, 0.25),
+    ("16714052201", "male", 0.10, 6.0, 1.0, 0.25),
+    ("60505082901", "all", 0.08, 10.0, 0.1, 0.0),
+    ("00093721401", DM, 0.10, 6.0, 1.0, 0.25),
+    ("00228282911", HF, 0.35, 6.0, 1.0, 0.25),
+    ("00093075201", HTN, 0.10, 4.0, 1.0, 0.25),
+    ("00378018101", "all", 0.12, 5.0, 1.0, 0.25),
+    ("68382013510", "all", 0.10, 7.0, 2.0, 0.25),
+    ("00781507092", CKD, 0.25, 6.0, 1.0, 0.25),
+    ("13668011390", "all", 0.09, 6.0, 1.0, 0.25),
 )
-_ACUTE_RX = (("00093310905", 5.0, 10, 30.0), ("59762306001", 8.0, 5, 6.0), ("00054472825", 4.0, 6, 21.0),
-             ("00093314701", 6.0, 7, 28.0), ("68462015730", 5.0, 5, 10.0))
+_ACUTE_RX = (
+    ("00093310905", 5.0, 10, 30.0),
+    ("59762306001", 8.0, 5, 6.0),
+    ("00054472825", 4.0, 6, 21.0),
+    ("00093314701", 6.0, 7, 28.0),
+    ("68462015730", 5.0, 5, 10.0),
+)
 RX_SCALE = 1.62
 # Drugs a specialist often prescribes: ndc -> specialty.
-_SPECIALIST_RX = {"00078065920": "cardiology", "00003089421": "cardiology", "50458057930": "cardiology",
-                  "00173088710": "pulmonology", "00597007541": "pulmonology"}
+_SPECIALIST_RX = {
+    "00078065920": "cardiology",
+    "00003089421": "cardiology",
+    "50458057930": "cardiology",
+    "00173088710": "pulmonology",
+    "00597007541": "pulmonology",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -507,8 +826,16 @@ def _traits(rng: np.random.Generator, n: int) -> dict:
     female = rng.random(n) < np.where(disabled, 0.47, 0.56)
     dual = rng.random(n) < np.where(disabled, 0.45, 0.11)
     ncond = cond.sum(1)
-    logr = (0.20 * ncond + 0.30 * cond[:, HF] + 0.25 * cond[:, CKD] + 0.20 * cond[:, COPD] + 0.20 * dual
-            + 0.012 * (age - 75) + 0.35 * frail + 0.60 * rng.standard_normal(n))
+    logr = (
+        0.20 * ncond
+        + 0.30 * cond[:, HF]
+        + 0.25 * cond[:, CKD]
+        + 0.20 * cond[:, COPD]
+        + 0.20 * dual
+        + 0.012 * (age - 75)
+        + 0.35 * frail
+        + 0.60 * rng.standard_normal(n)
+    )
     return dict(age=age, disabled=disabled, cond=cond, female=female, dual=dual, r=np.exp(logr), frail=frail)
 
 
@@ -518,7 +845,7 @@ def _reference() -> tuple[float, np.ndarray, float]:
     t = _traits(np.random.default_rng(20_240_607), 100_000)
     scale = float(t["r"].mean())
     r = t["r"] / scale
-    hz = np.exp(0.075 * (t["age"] - 78)) * r ** 0.4
+    hz = np.exp(0.075 * (t["age"] - 78)) * r**0.4
     return scale, r, float(hz.mean())
 
 
@@ -603,11 +930,13 @@ class _Chunk:
         new_age = np.where(rng.random(n) < 0.9, 65.0, rng.uniform(45, 64, n)) - start_m / 12
         t = _traits(rng, n)
         age = np.where(is_new, new_age, t["age"])
-        r = t["r"] / _reference()[0] * np.exp(0.012 * (age - t["age"]))  # the age term follows new enrollees' age
+        r = (
+            t["r"] / _reference()[0] * np.exp(0.012 * (age - t["age"]))
+        )  # the age term follows new enrollees' age
         self.age, self.female, self.cond, self.dual, self.r = age, t["female"], t["cond"], t["dual"], r
         self.is_new, self.start_m = is_new, start_m
 
-        hz = np.exp(0.075 * (age - 78)) * r ** 0.4
+        hz = np.exp(0.075 * (age - 78)) * r**0.4
         h = np.clip(0.05 / 12 * hz / _reference()[2], 1e-6, 0.5)
         death_m = start_m + rng.geometric(h) - 1
         disenroll_m = start_m + rng.geometric(0.03 / 12, n) - 1
@@ -625,8 +954,11 @@ class _Chunk:
         self.gap, self.g0, self.g1 = gap, np.where(gap, g0, M), np.where(gap, g0 + glen, M)
         self.last_m = last_m
         m = np.arange(M)[None, :]
-        enrolled = (m >= start_m[:, None]) & (m <= last_m[:, None]) & ~(
-            (m >= self.g0[:, None]) & (m < self.g1[:, None]))
+        enrolled = (
+            (m >= start_m[:, None])
+            & (m <= last_m[:, None])
+            & ~((m >= self.g0[:, None]) & (m < self.g1[:, None]))
+        )
         vdays = np.where(enrolled, dim[None, :], 0)
         dm = np.flatnonzero(died)
         vdays[dm, last_m[dm]] = death_dom[dm] + 1
@@ -635,16 +967,35 @@ class _Chunk:
         self.last_day = np.where(died, self.death_day, w.start[last_m + 1] - 1)
 
         # Demographics.
-        birth = np.where(is_new & (age + start_m / 12 >= 64.99),
-                         (np.asarray(w.start[start_m]).astype("datetime64[D]").astype("datetime64[M]")
-                          - 780).astype("datetime64[D]").astype(np.int64) + rng.integers(1, 28, n),
-                         w.first_day - (age * 365.25).astype(np.int64) - rng.integers(0, 365, n))
+        birth = np.where(
+            is_new & (age + start_m / 12 >= 64.99),
+            (np.asarray(w.start[start_m]).astype("datetime64[D]").astype("datetime64[M]") - 780)
+            .astype("datetime64[D]")
+            .astype(np.int64)
+            + rng.integers(1, 28, n),
+            w.first_day - (age * 365.25).astype(np.int64) - rng.integers(0, 365, n),
+        )
         self.birth = birth
         dual_codes = self.V.arr(["00", "02", "08", "01", "03", "04"])
-        self.dual_code = np.where(self.dual, dual_codes[1:][_choice(rng, [.45, .25, .15, .10, .05], n)],
-                                  dual_codes[0])
-        zips = self.V.arr(["45202", "45205", "45211", "45223", "45231", "45238", "45240", "41011", "41017",
-                           "41042", "45013", "45044"])
+        self.dual_code = np.where(
+            self.dual, dual_codes[1:][_choice(rng, [0.45, 0.25, 0.15, 0.10, 0.05], n)], dual_codes[0]
+        )
+        zips = self.V.arr(
+            [
+                "45202",
+                "45205",
+                "45211",
+                "45223",
+                "45231",
+                "45238",
+                "45240",
+                "41011",
+                "41017",
+                "41042",
+                "45013",
+                "45044",
+            ]
+        )
         self.zip = zips[_choice(rng, [14, 9, 11, 8, 10, 7, 9, 8, 7, 6, 6, 5], n)]
 
         # Extra clinical flags.
@@ -652,10 +1003,13 @@ class _Chunk:
         self.mastectomy = self.female & (age >= 45) & (rng.random(n) < 0.006)
         self.crc = rng.random(n) < 0.003
         self.onc = (rng.random(n) < 0.02) & ~self.crc
-        onc_codes = np.where(self.female, self.V.arr(["C50911", "C3490", "C8338"])[_choice(rng, [.5, .3, .2], n)],
-                             self.V.arr(["C61", "C3490", "C8338"])[_choice(rng, [.5, .3, .2], n)])
+        onc_codes = np.where(
+            self.female,
+            self.V.arr(["C50911", "C3490", "C8338"])[_choice(rng, [0.5, 0.3, 0.2], n)],
+            self.V.arr(["C61", "C3490", "C8338"])[_choice(rng, [0.5, 0.3, 0.2], n)],
+        )
         self.onc_code = np.where(self.onc, onc_codes, -1)
-        self.amd = (rng.random(n) < np.where(age >= 75, 0.045, 0.012))
+        self.amd = rng.random(n) < np.where(age >= 75, 0.045, 0.012)
         self.rx_user = rng.random(n) < 0.85
         self.gid = self.lo + np.arange(n)
 
@@ -698,20 +1052,30 @@ class _Chunk:
         self.home_hosp = R.hospitals[_choice(rng, _HOME_HOSPITAL_SHARE, n)]
         self.home_snf = R.snfs[rng.integers(0, len(R.snfs), n)]
         self.home_hha = R.hhas[rng.integers(0, len(R.hhas), n)]
-        self.home_lab = R.labs[_choice(rng, [.7, .3], n)]
+        self.home_lab = R.labs[_choice(rng, [0.7, 0.3], n)]
         self.home_dme = R.dmes[rng.integers(0, len(R.dmes), n)]
 
         # The high-cost claimant: a continuously enrolled Lakeside member in the first chunk.
         self.claimant = -1
         if self.index == 0 and self.g.claimant_months:
-            ok = ((org == LAKESIDE) & ~switch & ~is_new & ~died & (last_m == M - 1) & ~gap & (age >= 66)
-                  & (age <= 80) & ~self.crc & ~self.onc)
+            ok = (
+                (org == LAKESIDE)
+                & ~switch
+                & ~is_new
+                & ~died
+                & (last_m == M - 1)
+                & ~gap
+                & (age >= 66)
+                & (age <= 80)
+                & ~self.crc
+                & ~self.onc
+            )
             if ok.any():
                 self.claimant = int(np.flatnonzero(ok)[0])
 
     # ---------------------------------------------------------------- primitives
     def r_pow(self, a: float) -> np.ndarray:
-        return self.r ** a / _norm(a)
+        return self.r**a / _norm(a)
 
     def events(self, rate, season: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Poisson events at `rate` per member-year over enrolled days: (member, day)."""
@@ -747,16 +1111,33 @@ class _Chunk:
         acute = self.codes(_ACUTE_DX)[self.rng.integers(0, len(_ACUTE_DX), len(mi))]
         return np.where(use, self.chron[mi, j], acute)
 
-    def emit(self, mi, start, end, lines: dict, *, ctype: int, lag: int, allow: float, kchron: int,
-             story: bool = False, **codes) -> None:
+    def emit(
+        self,
+        mi,
+        start,
+        end,
+        lines: dict,
+        *,
+        ctype: int,
+        lag: int,
+        allow: float,
+        kchron: int,
+        story: bool = False,
+        **codes,
+    ) -> None:
         c = len(mi)
         if c == 0:
             return
-        h = {"member": np.asarray(mi, np.int64), "start": np.asarray(start, np.int64),
-             "end": np.broadcast_to(np.asarray(end, np.int64), (c,)),
-             "ctype": np.full(c, ctype, np.int8), "lag": np.full(c, lag, np.int8),
-             "allow": np.broadcast_to(np.asarray(allow, float), (c,)),
-             "kchron": np.full(c, kchron, np.int8), "story": np.full(c, story)}
+        h = {
+            "member": np.asarray(mi, np.int64),
+            "start": np.asarray(start, np.int64),
+            "end": np.broadcast_to(np.asarray(end, np.int64), (c,)),
+            "ctype": np.full(c, ctype, np.int8),
+            "lag": np.full(c, lag, np.int8),
+            "allow": np.broadcast_to(np.asarray(allow, float), (c,)),
+            "kchron": np.full(c, kchron, np.int8),
+            "story": np.full(c, story),
+        }
         for f in ("adm", "dis"):
             h[f] = np.broadcast_to(np.asarray(codes.pop(f, NO_DATE), np.int64), (c,))
         for f in ("disp", "bill", "drg", "pos", "rend", "bnpi", "btin", "fnpi", "dx1", "proc1"):
@@ -772,20 +1153,73 @@ class _Chunk:
         self.heads.append(h)
         self.lines.append(ln)
 
-    def prof(self, mi, day, prov, pos: str | np.ndarray, lines: dict, dx1, *, kchron: int = 4,
-             allow: float = 1.25, end=None, story: bool = False) -> None:
+    def prof(
+        self,
+        mi,
+        day,
+        prov,
+        pos: str | np.ndarray,
+        lines: dict,
+        dx1,
+        *,
+        kchron: int = 4,
+        allow: float = 1.25,
+        end=None,
+        story: bool = False,
+    ) -> None:
         R = self.R
         pos_code = self.V(pos) if isinstance(pos, str) else pos
-        self.emit(mi, day, day if end is None else end, lines, ctype=PROF, lag=LAG_STORY if story else LAG_PROF,
-                  allow=allow, kchron=kchron, story=story, pos=pos_code, rend=R.npi[prov], bnpi=R.npi[prov],
-                  btin=R.tin[prov], dx1=dx1)
+        self.emit(
+            mi,
+            day,
+            day if end is None else end,
+            lines,
+            ctype=PROF,
+            lag=LAG_STORY if story else LAG_PROF,
+            allow=allow,
+            kchron=kchron,
+            story=story,
+            pos=pos_code,
+            rend=R.npi[prov],
+            bnpi=R.npi[prov],
+            btin=R.tin[prov],
+            dx1=dx1,
+        )
 
-    def inst(self, mi, start, end, fac, bill: str, lines: dict, dx1, *, lag: int, allow: float,
-             kchron: int = 4, story: bool = False, **kw) -> None:
+    def inst(
+        self,
+        mi,
+        start,
+        end,
+        fac,
+        bill: str,
+        lines: dict,
+        dx1,
+        *,
+        lag: int,
+        allow: float,
+        kchron: int = 4,
+        story: bool = False,
+        **kw,
+    ) -> None:
         R = self.R
-        self.emit(mi, start, end, lines, ctype=INST, lag=LAG_STORY if story else lag, allow=allow,
-                  kchron=kchron, story=story, bill=self.V(bill), fnpi=R.npi[fac], bnpi=R.npi[fac],
-                  btin=R.tin[fac], dx1=dx1, **kw)
+        self.emit(
+            mi,
+            start,
+            end,
+            lines,
+            ctype=INST,
+            lag=LAG_STORY if story else lag,
+            allow=allow,
+            kchron=kchron,
+            story=story,
+            bill=self.V(bill),
+            fnpi=R.npi[fac],
+            bnpi=R.npi[fac],
+            btin=R.tin[fac],
+            dx1=dx1,
+            **kw,
+        )
 
     # ---------------------------------------------------------------- primary care
     def pcp_visits(self, mi, day, *, follow: bool = False, prov: np.ndarray | None = None) -> None:
@@ -802,20 +1236,28 @@ class _Chunk:
                 rand = R.pcp_all[rng.integers(0, len(R.pcp_all), c)]
                 prov = np.where(u < 0.10, other, np.where(u < 0.14, rand, prov))
         if follow:
-            em = self.pick(self.codes(["99214", "99215"]), [.6, .4], c)
+            em = self.pick(self.codes(["99214", "99215"]), [0.6, 0.4], c)
             tele = np.zeros(c, bool)
         else:
             em = self.pick(self.codes([e for e, _ in _PCP_EM]), [p for _, p in _PCP_EM], c)
             tele = rng.random(c) < 0.05
         em_paid = np.array([_EM.get(s, 0.0) for s in V.values])[em] * rng.uniform(0.96, 1.04, c)
         g2211 = (day >= np.datetime64("2024-01-01").astype(np.int64)) & (rng.random(c) < 0.35)
-        present = np.column_stack([np.ones(c, bool), (rng.random(c) < 0.15) & ~tele,
-                                   (rng.random(c) < 0.06) & ~tele, g2211])
+        present = np.column_stack(
+            [np.ones(c, bool), (rng.random(c) < 0.15) & ~tele, (rng.random(c) < 0.06) & ~tele, g2211]
+        )
         hcpcs = np.column_stack([em, np.broadcast_to(self.codes(["36415", "93000", "G2211"]), (c, 3))])
         paid = np.column_stack([em_paid, np.broadcast_to([3.0, 17.0, 13.5], (c, 3))])
         dx1 = self.visit_dx(mi, 0.9 if follow else 0.65)
-        self.prof(mi, day, prov, np.where(tele, V("02"), V("11")), _slots(present, hcpcs=hcpcs, paid=paid),
-                  dx1, kchron=12)
+        self.prof(
+            mi,
+            day,
+            prov,
+            np.where(tele, V("02"), V("11")),
+            _slots(present, hcpcs=hcpcs, paid=paid),
+            dx1,
+            kchron=12,
+        )
         self.bp(mi[~tele], day[~tele], prov[~tele])
 
     def bp(self, mi, day, prov) -> None:
@@ -827,7 +1269,9 @@ class _Chunk:
         mo = self.w.month_of(day)
         lake = self.R.org[prov] == LAKESIDE
         after = mo >= self.g.qi_month
-        p = np.where(htn, np.where(lake & after, QI_AFTER, np.where(lake, QI_BEFORE, BP_OTHER_HTN)), BP_NON_HTN)
+        p = np.where(
+            htn, np.where(lake & after, QI_AFTER, np.where(lake, QI_BEFORE, BP_OTHER_HTN)), BP_NON_HTN
+        )
         ok = rng.random(c) < p
         sys_ok, dia_ok = rng.integers(108, 140, c), rng.integers(60, 90, c)
         high_sys = rng.random(c) < 0.7
@@ -861,8 +1305,9 @@ class _Chunk:
             had[mi] = True
             paid = np.where(code == V("G0438"), 172.0, 133.0) * rng.uniform(0.97, 1.03, len(mi))
             prov = self.pcp_at(mi, day)
-            self.prof(mi, day, prov, "11", _one(len(mi), hcpcs=code, paid=paid), V("Z0000"), kchron=12,
-                      allow=1.0)
+            self.prof(
+                mi, day, prov, "11", _one(len(mi), hcpcs=code, paid=paid), V("Z0000"), kchron=12, allow=1.0
+            )
             self.bp(mi, day, prov)
 
     # ---------------------------------------------------------------- specialists
@@ -897,7 +1342,9 @@ class _Chunk:
             for cond, code in overrides:
                 d = np.where(self.cond[mi[sel], cond] & (rng.random(len(sel)) < 0.6), V(code), d)
             if name == "hematology oncology":
-                d = np.where(self.onc[mi[sel]], self.onc_code[mi[sel]], np.where(self.crc[mi[sel]], V("C189"), d))
+                d = np.where(
+                    self.onc[mi[sel]], self.onc_code[mi[sel]], np.where(self.crc[mi[sel]], V("C189"), d)
+                )
             dx1[sel] = d
             for x, (code, p, amt) in enumerate(extras):
                 present[sel, 1 + x] = rng.random(len(sel)) < p
@@ -912,8 +1359,9 @@ class _Chunk:
         prov = docs[self.gid[mi] % len(docs)]
         present = np.column_stack([np.ones((c, 3), bool), rng.random(c) < 0.3])
         hcpcs = np.broadcast_to(self.codes(["99213", "67028", "J0178", "92134"]), (c, 4))
-        paid = np.column_stack([np.full(c, 72.0), np.full(c, 92.0), 1780.0 * rng.uniform(0.97, 1.03, c),
-                                np.full(c, 38.0)])
+        paid = np.column_stack(
+            [np.full(c, 72.0), np.full(c, 92.0), 1780.0 * rng.uniform(0.97, 1.03, c), np.full(c, 38.0)]
+        )
         self.prof(mi, day, prov, "11", _slots(present, hcpcs=hcpcs, paid=paid), V("H353211"), kchron=3)
 
     # ---------------------------------------------------------------- emergency department
@@ -927,7 +1375,9 @@ class _Chunk:
         doc = self.R.em.pick(hosp, self.rng.random(c))
         pro_paid = np.array([lv[3] for lv in _ED_LEVELS])[level] * self.rng.uniform(0.95, 1.05, c)
         present = np.column_stack([np.ones(c, bool), ekg])
-        hcpcs = np.column_stack([self.codes([lv[0] for lv in _ED_LEVELS])[level], np.full(c, self.V("93010"))])
+        hcpcs = np.column_stack(
+            [self.codes([lv[0] for lv in _ED_LEVELS])[level], np.full(c, self.V("93010"))]
+        )
         paid = np.column_stack([pro_paid, np.full(c, 9.0)])
         self.prof(mi, day, doc, "23", _slots(present, hcpcs=hcpcs, paid=paid), dx1)
 
@@ -939,16 +1389,31 @@ class _Chunk:
         level = _choice(rng, [lv[1] for lv in _ED_LEVELS], c)
         dx1 = self.codes(_ED_DX)[rng.integers(0, len(_ED_DX), c)]
         ekg = rng.random(c) < 0.3
-        present = np.column_stack([np.ones(c, bool), rng.random(c) < 0.6, rng.random(c) < 0.35,
-                                   rng.random(c) < 0.4, ekg])
+        present = np.column_stack(
+            [np.ones(c, bool), rng.random(c) < 0.6, rng.random(c) < 0.35, rng.random(c) < 0.4, ekg]
+        )
         ed_rev = np.where(rng.random(c) < 0.97, V("0450"), V("0459"))
         rev = np.column_stack([ed_rev, np.broadcast_to(self.codes(["0300", "0320", "0250", "0730"]), (c, 4))])
-        hcpcs = np.column_stack([self.codes([lv[0] for lv in _ED_LEVELS])[level],
-                                 np.broadcast_to(np.r_[self.codes(["80053", "71046"]), -1, V("93005")], (c, 4))])
+        hcpcs = np.column_stack(
+            [
+                self.codes([lv[0] for lv in _ED_LEVELS])[level],
+                np.broadcast_to(np.r_[self.codes(["80053", "71046"]), -1, V("93005")], (c, 4)),
+            ]
+        )
         fac_paid = np.array([lv[2] for lv in _ED_LEVELS])[level] * rng.lognormal(0, 0.15, c)
         paid = np.column_stack([fac_paid, np.broadcast_to([45.0, 50.0, 30.0, 27.0], (c, 4))])
-        self.inst(mi, day, day, hosp, "131", _slots(present, rev=rev, hcpcs=hcpcs, paid=paid), dx1,
-                  lag=LAG_INST, allow=1.2, disp=V("01"))
+        self.inst(
+            mi,
+            day,
+            day,
+            hosp,
+            "131",
+            _slots(present, rev=rev, hcpcs=hcpcs, paid=paid),
+            dx1,
+            lag=LAG_INST,
+            allow=1.2,
+            disp=V("01"),
+        )
         self.ed_professional(mi, day, hosp, level, dx1, ekg)
 
     # ---------------------------------------------------------------- inpatient and post-acute
@@ -959,8 +1424,22 @@ class _Chunk:
                 wts[:, _D[code]] += b * self.cond[mi, cond]
         return _choice_rows(self.rng, wts)
 
-    def _stays(self, mi, adm, drg, via_ed, prio, *, dis=None, hosp=None, disp=None, dx1=None, proc1=None,
-               paid=None, story=False) -> dict:
+    def _stays(
+        self,
+        mi,
+        adm,
+        drg,
+        via_ed,
+        prio,
+        *,
+        dis=None,
+        hosp=None,
+        disp=None,
+        dx1=None,
+        proc1=None,
+        paid=None,
+        story=False,
+    ) -> dict:
         rng, V = self.rng, self.V
         c = len(mi)
         los_mean = _DRG_LOS[drg]
@@ -999,11 +1478,20 @@ class _Chunk:
             p06 = 0.13 + 0.18 * ortho
             u = rng.random(c)
             disp = np.where(u < p03, V("03"), np.where(u < p03 + p06, V("06"), V("01")))
-        return dict(mi=np.asarray(mi, np.int64), adm=np.asarray(adm, np.int64), dis=np.asarray(dis, np.int64),
-                    drg=np.asarray(drg, np.int64), hosp=np.asarray(hosp, np.int64),
-                    via_ed=np.broadcast_to(via_ed, (c,)).copy(), disp=np.asarray(disp, np.int32).copy(),
-                    dx1=dxs, proc1=pcs, paid=np.asarray(paid, float), prio=np.full(c, prio),
-                    story=np.full(c, story))
+        return dict(
+            mi=np.asarray(mi, np.int64),
+            adm=np.asarray(adm, np.int64),
+            dis=np.asarray(dis, np.int64),
+            drg=np.asarray(drg, np.int64),
+            hosp=np.asarray(hosp, np.int64),
+            via_ed=np.broadcast_to(via_ed, (c,)).copy(),
+            disp=np.asarray(disp, np.int32).copy(),
+            dx1=dxs,
+            proc1=pcs,
+            paid=np.asarray(paid, float),
+            prio=np.full(c, prio),
+            story=np.full(c, story),
+        )
 
     @staticmethod
     def _cat(parts: list[dict]) -> dict:
@@ -1044,16 +1532,28 @@ class _Chunk:
             adm = dis - los
             ok = self.valid(dec, adm)
             dec, drg, adm, dis = dec[ok], drg[ok], adm[ok], dis[ok]
-            parts.append(self._stays(dec, adm, drg, rng.random(len(dec)) < 0.7, 3, dis=dis,
-                                     disp=np.full(len(dec), V("20"))))
+            parts.append(
+                self._stays(
+                    dec, adm, drg, rng.random(len(dec)) < 0.7, 3, dis=dis, disp=np.full(len(dec), V("20"))
+                )
+            )
         # Colorectal cancer: total colectomy.
         crc = np.flatnonzero(self.crc & (rng.random(self.n) < 0.5))
         if len(crc):
             day = self.w.start[0] + (rng.random(len(crc)) * (w.last_day - w.first_day)).astype(np.int64)
             ok = self.valid(crc, day)
             crc, day = crc[ok], day[ok]
-            parts.append(self._stays(crc, day, np.full(len(crc), _D["329"]), False, 2,
-                                     dx1=np.full(len(crc), V("C189")), proc1=np.full(len(crc), V("0DTE0ZZ"))))
+            parts.append(
+                self._stays(
+                    crc,
+                    day,
+                    np.full(len(crc), _D["329"]),
+                    False,
+                    2,
+                    dx1=np.full(len(crc), V("C189")),
+                    proc1=np.full(len(crc), V("0DTE0ZZ")),
+                )
+            )
         parts.append(self._story_stays())
         st = self._clip_to_enrollment(self._cat(parts))
         st = self._take(st, _resolve(st["mi"], st["adm"], st["dis"], st["prio"]))
@@ -1062,11 +1562,19 @@ class _Chunk:
         cand = (st["prio"] == 1) & (st["disp"] != V("20"))
         tr = np.flatnonzero(cand & (rng.random(len(cand)) < 0.03))
         if len(tr):
-            to = np.where(st["hosp"][tr] == self.R.hospitals[TERTIARY], self.R.hospitals[0],
-                          self.R.hospitals[TERTIARY])
+            to = np.where(
+                st["hosp"][tr] == self.R.hospitals[TERTIARY], self.R.hospitals[0], self.R.hospitals[TERTIARY]
+            )
             st["disp"][tr] = V("02")
-            second = self._stays(st["mi"][tr], st["dis"][tr], st["drg"][tr], False, 0,
-                                 dis=st["dis"][tr] + np.maximum(1, rng.poisson(3.5, len(tr))), hosp=to)
+            second = self._stays(
+                st["mi"][tr],
+                st["dis"][tr],
+                st["drg"][tr],
+                False,
+                0,
+                dis=st["dis"][tr] + np.maximum(1, rng.poisson(3.5, len(tr))),
+                hosp=to,
+            )
             second["paid"] *= 1.1
             second = self._clip_to_enrollment(second)
             st = self._cat([st, second])
@@ -1084,7 +1592,9 @@ class _Chunk:
         if len(ra):
             c = len(ra)
             planned = rng.random(c) < 0.08
-            gap = np.where(planned, rng.integers(10, 31, c), 1 + np.minimum(rng.exponential(9.0, c), 29).astype(np.int64))
+            gap = np.where(
+                planned, rng.integers(10, 31, c), 1 + np.minimum(rng.exponential(9.0, c), 29).astype(np.int64)
+            )
             mi = st["mi"][ra]
             adm = st["dis"][ra] + gap
             drg = np.where(rng.random(c) < 0.5, st["drg"][ra], self._drg_pick(mi, _W_ED, True))
@@ -1118,9 +1628,20 @@ class _Chunk:
         icu = rng.random(c) < _DRG_ICU[drg]
         surg = _DRG_SURG[drg]
         ortho = _ORTHO_DRGS[drg]
-        present = np.column_stack([np.ones(c, bool), icu, np.ones(c, bool), rng.random(c) < 0.7,
-                                   np.ones(c, bool), rng.random(c) < 0.6, surg, st["via_ed"],
-                                   rng.random(c) < 0.5, ortho | (rng.random(c) < 0.4)])
+        present = np.column_stack(
+            [
+                np.ones(c, bool),
+                icu,
+                np.ones(c, bool),
+                rng.random(c) < 0.7,
+                np.ones(c, bool),
+                rng.random(c) < 0.6,
+                surg,
+                st["via_ed"],
+                rng.random(c) < 0.5,
+                ortho | (rng.random(c) < 0.4),
+            ]
+        )
         share = np.broadcast_to(np.array([s for _, s in _IP_REV]), (c, len(_IP_REV))) * present
         paid = st["paid"][:, None] * share / share.sum(1, keepdims=True)
         rev = self.codes([r for r, _ in _IP_REV])[None, :]
@@ -1143,61 +1664,109 @@ class _Chunk:
             keep_l = sel[lines["claim"]]
             sub = {k: v[keep_l] for k, v in lines.items()}
             sub["claim"] = remap[sub["claim"]]
-            self.inst(mi[idx], st["adm"][idx], st["dis"][idx], st["hosp"][idx], "111", sub, st["dx1"][idx],
-                      lag=LAG_IP, allow=1.08, kchron=12, story=flag, adm=st["adm"][idx], dis=st["dis"][idx],
-                      disp=st["disp"][idx], drg=self.codes([d[0] for d in _DRGS])[drg[idx]],
-                      proc1=st["proc1"][idx])
+            self.inst(
+                mi[idx],
+                st["adm"][idx],
+                st["dis"][idx],
+                st["hosp"][idx],
+                "111",
+                sub,
+                st["dx1"][idx],
+                lag=LAG_IP,
+                allow=1.08,
+                kchron=12,
+                story=flag,
+                adm=st["adm"][idx],
+                dis=st["dis"][idx],
+                disp=st["disp"][idx],
+                drg=self.codes([d[0] for d in _DRGS])[drg[idx]],
+                proc1=st["proc1"][idx],
+            )
         # Hospitalist: initial day, up to five subsequent days, discharge day.
         doc = R.hospitalist.pick(st["hosp"], rng.random(c))
         days = np.arange(7)[None, :]
         present = np.column_stack([np.ones(c, bool), (days[:, 1:6] < los[:, None]), los >= 2])
-        init = self.pick(self.codes(["99221", "99222", "99223"]), [.2, .45, .35], c)
-        sub = self.pick(self.codes(["99231", "99232", "99233"]), [.25, .5, .25], (c * 5)).reshape(c, 5)
+        init = self.pick(self.codes(["99221", "99222", "99223"]), [0.2, 0.45, 0.35], c)
+        sub = self.pick(self.codes(["99231", "99232", "99233"]), [0.25, 0.5, 0.25], (c * 5)).reshape(c, 5)
         hc = np.column_stack([init, sub, np.full(c, V("99238"))])
-        price = dict(zip(self.codes(["99221", "99222", "99223", "99231", "99232", "99233", "99238"]),
-                         (95.0, 135.0, 180.0, 40.0, 70.0, 100.0, 72.0)))
+        price = dict(
+            zip(
+                self.codes(["99221", "99222", "99223", "99231", "99232", "99233", "99238"]),
+                (95.0, 135.0, 180.0, 40.0, 70.0, 100.0, 72.0),
+            )
+        )
         pr = np.vectorize(price.get)(hc).astype(float)
         ld = np.column_stack([st["adm"][:, None] + np.arange(6)[None, :], st["dis"]])
         for flag in (False, True):
             sel = np.flatnonzero(story == flag)
             if len(sel) == 0:
                 continue
-            self.prof(mi[sel], st["adm"][sel], doc[sel], "21",
-                      _slots(present[sel], hcpcs=hc[sel], paid=pr[sel], lstart=ld[sel], lend=ld[sel]),
-                      st["dx1"][sel], kchron=6, end=st["dis"][sel], story=flag)
+            self.prof(
+                mi[sel],
+                st["adm"][sel],
+                doc[sel],
+                "21",
+                _slots(present[sel], hcpcs=hc[sel], paid=pr[sel], lstart=ld[sel], lend=ld[sel]),
+                st["dx1"][sel],
+                kchron=6,
+                end=st["dis"][sel],
+                story=flag,
+            )
         # Specialist consults on about half the stays, anesthesia for surgical stays.
         cons = np.flatnonzero((rng.random(c) < 0.5) & ~story)
-        spec_for = np.where(np.isin(drg[cons], [_D["291"], _D["308"], _D["247"]]), 0,
-                            np.where(np.isin(drg[cons], [_D["190"], _D["193"], _D["207"]]), 1,
-                                     np.where(drg[cons] == _D["683"], 2, 3)))
+        spec_for = np.where(
+            np.isin(drg[cons], [_D["291"], _D["308"], _D["247"]]),
+            0,
+            np.where(
+                np.isin(drg[cons], [_D["190"], _D["193"], _D["207"]]),
+                1,
+                np.where(drg[cons] == _D["683"], 2, 3),
+            ),
+        )
         prov = np.zeros(len(cons), np.int64)
         for k, spec in enumerate(("cardiology", "pulmonology", "nephrology", "gastroenterology")):
             sel = spec_for == k
             docs = R.spec[spec]
             prov[sel] = docs[self.gid[mi[cons[sel]]] % len(docs)]
         cday = st["adm"][cons] + np.minimum(1, los[cons] - 1)
-        code = self.pick(self.codes(["99252", "99253", "99254"]), [.3, .45, .25], len(cons))
-        self.prof(mi[cons], cday, prov, "21",
-                  _one(len(cons), hcpcs=code, paid=np.where(code == V("99252"), 95.0,
-                                                            np.where(code == V("99253"), 130.0, 175.0))),
-                  st["dx1"][cons], kchron=6)
+        code = self.pick(self.codes(["99252", "99253", "99254"]), [0.3, 0.45, 0.25], len(cons))
+        self.prof(
+            mi[cons],
+            cday,
+            prov,
+            "21",
+            _one(
+                len(cons),
+                hcpcs=code,
+                paid=np.where(code == V("99252"), 95.0, np.where(code == V("99253"), 130.0, 175.0)),
+            ),
+            st["dx1"][cons],
+            kchron=6,
+        )
         an = np.flatnonzero(surg & ~story)
         if len(an):
             docs = R.spec["anesthesiology"]
-            self.prof(mi[an], st["adm"][an], docs[self.gid[mi[an]] % len(docs)], "21",
-                      _one(len(an), hcpcs=V("01402"), paid=520.0 * rng.lognormal(0, 0.2, len(an))),
-                      st["dx1"][an], kchron=4)
+            self.prof(
+                mi[an],
+                st["adm"][an],
+                docs[self.gid[mi[an]] % len(docs)],
+                "21",
+                _one(len(an), hcpcs=V("01402"), paid=520.0 * rng.lognormal(0, 0.2, len(an))),
+                st["dx1"][an],
+                kchron=4,
+            )
         # ED physician for admissions through the ED.
         via = np.flatnonzero(st["via_ed"] & ~story)
         level = np.where(ed_level[via] == V("99284"), 1, 2)
-        self.ed_professional(mi[via], st["adm"][via], st["hosp"][via], level, st["dx1"][via],
-                             rng.random(len(via)) < 0.4)
+        self.ed_professional(
+            mi[via], st["adm"][via], st["hosp"][via], level, st["dx1"][via], rng.random(len(via)) < 0.4
+        )
         # Surgeon.
         for d in np.unique(drg[surg]):
             surgeon = _DRGS[d][7]
             if surgeon is None:
                 continue
-            sel = np.flatnonzero((drg == d))
+            sel = np.flatnonzero(drg == d)
             spec, cpts, amt = surgeon
             docs = R.spec[spec]
             prov = docs[(self.gid[mi[sel]] + d) % len(docs)]
@@ -1209,9 +1778,16 @@ class _Chunk:
                 if not s2.any():
                     continue
                 ss = sel[s2]
-                self.prof(mi[ss], st["adm"][ss], prov[s2], "21",
-                          _one(len(ss), hcpcs=cpt[s2], paid=amt * rng.uniform(0.95, 1.05, len(ss))),
-                          st["dx1"][ss], kchron=4, story=flag)
+                self.prof(
+                    mi[ss],
+                    st["adm"][ss],
+                    prov[s2],
+                    "21",
+                    _one(len(ss), hcpcs=cpt[s2], paid=amt * rng.uniform(0.95, 1.05, len(ss))),
+                    st["dx1"][ss],
+                    kchron=4,
+                    story=flag,
+                )
 
     def _post_acute(self, st: dict) -> None:
         rng, V, R, w = self.rng, self.V, self.R, self.w
@@ -1264,26 +1840,51 @@ class _Chunk:
         los = dis - adm
         paid = los * 545.0 * rng.lognormal(0, 0.15, c)
         fac = self.home_snf[mi]
-        shares = np.array([.05, .70, .08, .10, .07])
+        shares = np.array([0.05, 0.70, 0.08, 0.10, 0.07])
         present = np.column_stack([np.ones((c, 3), bool), rng.random(c) < 0.8, rng.random(c) < 0.6])
         sh = shares[None, :] * present
-        lines = _slots(present, rev=self.codes(["0022", "0120", "0250", "0420", "0430"])[None, :],
-                       paid=paid[:, None] * sh / sh.sum(1, keepdims=True))
+        lines = _slots(
+            present,
+            rev=self.codes(["0022", "0120", "0250", "0420", "0430"])[None, :],
+            paid=paid[:, None] * sh / sh.sum(1, keepdims=True),
+        )
         dx1 = self.visit_dx(mi, 0.7)
-        self.inst(mi, adm, dis, fac, "211", lines, dx1, lag=LAG_INST, allow=1.1, kchron=12, adm=adm, dis=dis,
-                  disp=disp)
+        self.inst(
+            mi,
+            adm,
+            dis,
+            fac,
+            "211",
+            lines,
+            dx1,
+            lag=LAG_INST,
+            allow=1.1,
+            kchron=12,
+            adm=adm,
+            dis=dis,
+            disp=disp,
+        )
         # SNF physician visits (POS 31).
         nv = np.minimum(3, 1 + los // 7)
         vd = adm[:, None] + np.array([1, 7, 14])[None, :]
         present = (np.arange(3)[None, :] < nv[:, None]) & (vd < dis[:, None])
-        hc = self.pick(self.codes(["99307", "99308", "99309", "99310"]), [.2, .4, .3, .1], c * 3).reshape(c, 3)
+        hc = self.pick(self.codes(["99307", "99308", "99309", "99310"]), [0.2, 0.4, 0.3, 0.1], c * 3).reshape(
+            c, 3
+        )
         price = dict(zip(self.codes(["99307", "99308", "99309", "99310"]), (45.0, 75.0, 105.0, 140.0)))
         pr = np.vectorize(price.get, otypes=[float])(hc) if c else np.zeros((0, 3))
         has = present.any(1)
         sel = np.flatnonzero(has)
-        self.prof(mi[sel], vd[sel, 0], np.full(len(sel), R.snfist), "31",
-                  _slots(present[sel], hcpcs=hc[sel], paid=pr[sel], lstart=vd[sel], lend=vd[sel]),
-                  dx1[sel], kchron=6, end=np.max(np.where(present[sel], vd[sel], 0), axis=1))
+        self.prof(
+            mi[sel],
+            vd[sel, 0],
+            np.full(len(sel), R.snfist),
+            "31",
+            _slots(present[sel], hcpcs=hc[sel], paid=pr[sel], lstart=vd[sel], lend=vd[sel]),
+            dx1[sel],
+            kchron=6,
+            end=np.max(np.where(present[sel], vd[sel], 0), axis=1),
+        )
 
         # Home health: after discharges home with services, after SNF, and from the community.
         from_ip, from_snf = st["disp"] == V("06"), disp == V("06")
@@ -1292,7 +1893,7 @@ class _Chunk:
         cm_mi, cm_day = self.events(0.095 * self.r_pow(0.9) * np.where(self.age >= 80, 1.4, 0.8))
         hmi = np.r_[src_mi, cm_mi]
         hday = np.r_[src_day, cm_day]
-        periods = 1 + _choice(rng, [.45, .35, .12, .08], len(hmi))
+        periods = 1 + _choice(rng, [0.45, 0.35, 0.12, 0.08], len(hmi))
         rep = np.repeat(np.arange(len(hmi)), periods)
         k = np.arange(len(rep)) - np.repeat(np.cumsum(periods) - periods, periods)
         pmi = hmi[rep]
@@ -1305,14 +1906,28 @@ class _Chunk:
         pmi, ps, pe, final = pmi[ok], ps[ok], pe[ok], final[ok]
         c = len(pmi)
         paid = 2000.0 * rng.lognormal(-0.03, 0.25, c)
-        shares = np.array([.10, .55, .25, .10])
+        shares = np.array([0.10, 0.55, 0.25, 0.10])
         present = np.column_stack([np.ones((c, 2), bool), rng.random(c) < 0.7, rng.random(c) < 0.35])
         sh = shares[None, :] * present
-        lines = _slots(present, rev=self.codes(["0023", "0551", "0421", "0431"])[None, :],
-                       hcpcs=np.r_[-1, self.codes(["G0299", "G0151", "G0152"])][None, :],
-                       paid=paid[:, None] * sh / sh.sum(1, keepdims=True))
-        self.inst(pmi, ps, pe, self.home_hha[pmi], "321", lines, self.visit_dx(pmi, 0.8), lag=LAG_INST,
-                  allow=1.0, kchron=8, disp=np.where(final, V("01"), V("30")))
+        lines = _slots(
+            present,
+            rev=self.codes(["0023", "0551", "0421", "0431"])[None, :],
+            hcpcs=np.r_[-1, self.codes(["G0299", "G0151", "G0152"])][None, :],
+            paid=paid[:, None] * sh / sh.sum(1, keepdims=True),
+        )
+        self.inst(
+            pmi,
+            ps,
+            pe,
+            self.home_hha[pmi],
+            "321",
+            lines,
+            self.visit_dx(pmi, 0.8),
+            lag=LAG_INST,
+            allow=1.0,
+            kchron=8,
+            disp=np.where(final, V("01"), V("30")),
+        )
 
         # Hospice in the last weeks or months of life for most members who die outside hospital.
         in_hosp = np.zeros(self.n, bool)
@@ -1336,14 +1951,28 @@ class _Chunk:
             paid = days * 212.0 * rng.lognormal(0, 0.08, c)
             present = np.column_stack([np.ones(c, bool), rng.random(c) < 0.8])
             share = np.array([0.9, 0.1])[None, :] * present
-            lines = _slots(present, rev=self.codes(["0651", "0551"])[None, :],
-                           hcpcs=self.codes(["Q5001", "G0299"])[None, :],
-                           paid=paid[:, None] * share / share.sum(1, keepdims=True))
+            lines = _slots(
+                present,
+                rev=self.codes(["0651", "0551"])[None, :],
+                hcpcs=self.codes(["Q5001", "G0299"])[None, :],
+                paid=paid[:, None] * share / share.sum(1, keepdims=True),
+            )
             agency = self.R.hospices[self.gid[hmi] % len(self.R.hospices)]
             dx = np.where(self.ncond_codes[hmi] > 0, self.chron[hmi, 0], self.V("R627"))
             dx = np.where(self.onc[hmi], self.onc_code[hmi], dx)
-            self.inst(hmi, s, e, agency, "811", lines, dx, lag=LAG_INST, allow=1.0, kchron=6,
-                      disp=np.where(final, V("40"), V("30")))
+            self.inst(
+                hmi,
+                s,
+                e,
+                agency,
+                "811",
+                lines,
+                dx,
+                lag=LAG_INST,
+                allow=1.0,
+                kchron=6,
+                disp=np.where(final, V("40"), V("30")),
+            )
 
     # ---------------------------------------------------------------- the high-cost claimant
     def _story_stays(self) -> dict:
@@ -1353,17 +1982,30 @@ class _Chunk:
         ms = self.g.claimant_months
         # (DRG, admission day of month, length of stay, paid, disposition): lymphoma, then CAR-T with
         # an ICU course (the peak month), sepsis on the ventilator, tracheostomy.
-        plan = (("840", 3, 14, 160_000.0, "01"), ("018", 1, 21, 1_050_000.0, "01"),
-                ("870", 0, 26, 430_000.0, "01"), ("004", 4, 22, 210_000.0, "06"))
+        plan = (
+            ("840", 3, 14, 160_000.0, "01"),
+            ("018", 1, 21, 1_050_000.0, "01"),
+            ("870", 0, 26, 430_000.0, "01"),
+            ("004", 4, 22, 210_000.0, "06"),
+        )
         c = len(ms)
         mi = np.full(c, self.claimant)
         drg = np.array([_D[p[0]] for p in plan[:c]])
         adm = np.array([w.start[m] + p[1] for m, p in zip(ms, plan)])
         dis = adm + np.array([p[2] for p in plan[:c]])
         paid = np.array([p[3] for p in plan[:c]]) * rng.uniform(0.96, 1.04, c)
-        return self._stays(mi, adm, drg, np.array([True, False, True, False][:c]), 9, dis=dis,
-                           hosp=np.full(c, self.R.hospitals[TERTIARY]), disp=self.codes([p[4] for p in plan[:c]]),
-                           paid=paid, story=True)
+        return self._stays(
+            mi,
+            adm,
+            drg,
+            np.array([True, False, True, False][:c]),
+            9,
+            dis=dis,
+            hosp=np.full(c, self.R.hospitals[TERTIARY]),
+            disp=self.codes([p[4] for p in plan[:c]]),
+            paid=paid,
+            story=True,
+        )
 
     def gen_claimant_extras(self) -> None:
         """Oncology care around the episode and PCP visits that keep the member with Lakeside."""
@@ -1377,8 +2019,11 @@ class _Chunk:
             days = w.start[m] + np.array(offsets)
             days = days[days < w.start[m + 1]]
             c = len(days)
-            lines = _slots(np.ones((c, 2), bool), hcpcs=self.codes(["96413", "J9312"])[None, :],
-                           paid=np.column_stack([np.full(c, 290.0), rng.uniform(9_000, 11_000, c)]))
+            lines = _slots(
+                np.ones((c, 2), bool),
+                hcpcs=self.codes(["96413", "J9312"])[None, :],
+                paid=np.column_stack([np.full(c, 290.0), rng.uniform(9_000, 11_000, c)]),
+            )
             self.prof(np.full(c, i), days, np.full(c, onc_doc), "11", lines, V("C8338"), kchron=6, story=True)
         around = [m for m in (ms[0] - 4, ms[0] - 2, ms[-1] + 3, ms[-1] + 5) if 0 <= m < w.months]
         if around:
@@ -1400,9 +2045,17 @@ class _Chunk:
         dx = np.array([self.V(x[4][0]) for x in _IMAGING])[k]
         dx = np.where(rng.random(c) < 0.5, np.array([self.V(x[4][-1]) for x in _IMAGING])[k], dx)
         hosp = self.hospital_for(mi)
-        self.inst(mi, day, day, hosp, "131", _one(c, rev=rev, hcpcs=hc, paid=paid), dx, lag=LAG_INST, allow=1.2)
-        self.prof(mi, day, radiologists[rng.integers(0, 3, c)], "22",
-                  _one(c, hcpcs=hc, paid=np.array([x[5] for x in _IMAGING])[k]), dx)
+        self.inst(
+            mi, day, day, hosp, "131", _one(c, rev=rev, hcpcs=hc, paid=paid), dx, lag=LAG_INST, allow=1.2
+        )
+        self.prof(
+            mi,
+            day,
+            radiologists[rng.integers(0, 3, c)],
+            "22",
+            _one(c, hcpcs=hc, paid=np.array([x[5] for x in _IMAGING])[k]),
+            dx,
+        )
         # X-ray.
         mi, day = self.events(0.35 * self.r_pow(0.5))
         c = len(mi)
@@ -1410,21 +2063,43 @@ class _Chunk:
         hc = self.codes([x[0] for x in _XRAY])[k]
         dx = np.array([self.V(x[1][0]) for x in _XRAY])[k]
         hosp = self.hospital_for(mi)
-        self.inst(mi, day, day, hosp, "131", _one(c, rev=V("0320"), hcpcs=hc, paid=48.0 * rng.lognormal(0, .1, c)),
-                  dx, lag=LAG_INST, allow=1.2)
+        self.inst(
+            mi,
+            day,
+            day,
+            hosp,
+            "131",
+            _one(c, rev=V("0320"), hcpcs=hc, paid=48.0 * rng.lognormal(0, 0.1, c)),
+            dx,
+            lag=LAG_INST,
+            allow=1.2,
+        )
         self.prof(mi, day, radiologists[rng.integers(0, 3, c)], "22", _one(c, hcpcs=hc, paid=10.0), dx)
         # Hospital lab and clinic visits.
         mi, day = self.events(0.40 * self.r_pow(0.4))
         c = len(mi)
-        lines = _slots(np.ones((c, 2), bool), rev=V("0300"), hcpcs=self.codes(["80053", "85025"])[None, :],
-                       paid=np.array([[14.0, 9.0]]))
-        self.inst(mi, day, day, self.hospital_for(mi), "131", lines, self.visit_dx(mi, 0.7), lag=LAG_INST,
-                  allow=1.0)
+        lines = _slots(
+            np.ones((c, 2), bool),
+            rev=V("0300"),
+            hcpcs=self.codes(["80053", "85025"])[None, :],
+            paid=np.array([[14.0, 9.0]]),
+        )
+        self.inst(
+            mi, day, day, self.hospital_for(mi), "131", lines, self.visit_dx(mi, 0.7), lag=LAG_INST, allow=1.0
+        )
         mi, day = self.events(0.50 * self.r_pow(0.5))
         c = len(mi)
-        self.inst(mi, day, day, self.hospital_for(mi), "131",
-                  _one(c, rev=V("0510"), hcpcs=V("G0463"), paid=120.0 * rng.lognormal(0, .1, c)),
-                  self.visit_dx(mi, 0.7), lag=LAG_INST, allow=1.2)
+        self.inst(
+            mi,
+            day,
+            day,
+            self.hospital_for(mi),
+            "131",
+            _one(c, rev=V("0510"), hcpcs=V("G0463"), paid=120.0 * rng.lognormal(0, 0.1, c)),
+            self.visit_dx(mi, 0.7),
+            lag=LAG_INST,
+            allow=1.2,
+        )
         # Outpatient surgery with the surgeon's claim.
         mi, day = self.events(0.24 * self.r_pow(0.5))
         c = len(mi)
@@ -1432,11 +2107,16 @@ class _Chunk:
         hc = self.codes([x[0] for x in _OP_SURGERY])[k]
         total = np.array([x[2] for x in _OP_SURGERY])[k] * rng.lognormal(0, 0.2, c)
         dx = self.codes([x[3] for x in _OP_SURGERY])[k]
-        present = np.column_stack([np.ones(c, bool), rng.random(c) < 0.7, rng.random(c) < 0.6, np.ones(c, bool)])
-        share = np.array([.75, .08, .05, .12])[None, :] * present
-        lines = _slots(present, rev=self.codes(["0360", "0250", "0370", "0710"])[None, :],
-                       hcpcs=np.column_stack([hc, np.full((c, 3), -1)]),
-                       paid=total[:, None] * share / share.sum(1, keepdims=True))
+        present = np.column_stack(
+            [np.ones(c, bool), rng.random(c) < 0.7, rng.random(c) < 0.6, np.ones(c, bool)]
+        )
+        share = np.array([0.75, 0.08, 0.05, 0.12])[None, :] * present
+        lines = _slots(
+            present,
+            rev=self.codes(["0360", "0250", "0370", "0710"])[None, :],
+            hcpcs=np.column_stack([hc, np.full((c, 3), -1)]),
+            paid=total[:, None] * share / share.sum(1, keepdims=True),
+        )
         hosp = self.hospital_for(mi)
         self.inst(mi, day, day, hosp, "131", lines, dx, lag=LAG_INST, allow=1.2)
         prov = np.zeros(c, np.int64)
@@ -1448,15 +2128,36 @@ class _Chunk:
         # Therapy and echocardiograms.
         mi, day = self.events(0.15 * self.r_pow(0.5))
         c = len(mi)
-        lines = _slots(np.ones((c, 3), bool), rev=V("0420"), hcpcs=self.codes(["97110", "97110", "97140"])[None, :],
-                       paid=np.array([[29.0, 29.0, 26.0]]))
-        self.inst(mi, day, day, self.hospital_for(mi), "131", lines, self.codes(["M5450"])[0], lag=LAG_INST,
-                  allow=1.2)
+        lines = _slots(
+            np.ones((c, 3), bool),
+            rev=V("0420"),
+            hcpcs=self.codes(["97110", "97110", "97140"])[None, :],
+            paid=np.array([[29.0, 29.0, 26.0]]),
+        )
+        self.inst(
+            mi,
+            day,
+            day,
+            self.hospital_for(mi),
+            "131",
+            lines,
+            self.codes(["M5450"])[0],
+            lag=LAG_INST,
+            allow=1.2,
+        )
         mi, day = self.events(0.08 * self.r_pow(0.8) * (1 + 2 * self.cond[:, HF]))
         c = len(mi)
-        self.inst(mi, day, day, self.hospital_for(mi), "131",
-                  _one(c, rev=V("0483"), hcpcs=V("93306"), paid=440.0 * rng.lognormal(0, .1, c)),
-                  np.where(self.cond[mi, HF], V("I509"), V("R0602")), lag=LAG_INST, allow=1.2)
+        self.inst(
+            mi,
+            day,
+            day,
+            self.hospital_for(mi),
+            "131",
+            _one(c, rev=V("0483"), hcpcs=V("93306"), paid=440.0 * rng.lognormal(0, 0.1, c)),
+            np.where(self.cond[mi, HF], V("I509"), V("R0602")),
+            lag=LAG_INST,
+            allow=1.2,
+        )
         # Chemotherapy infusions for members with active cancer: monthly during a 4-8 month course.
         idx = np.flatnonzero(self.onc)
         if len(idx):
@@ -1472,33 +2173,75 @@ class _Chunk:
             office = (self.gid[mi] % 2) == 0  # the same setting for a member's whole course
             hosp_, off_ = np.flatnonzero(~office), np.flatnonzero(office)
             c = len(hosp_)
-            lines = _slots(np.column_stack([np.ones((c, 2), bool), rng.random(c) < 0.7]),
-                           rev=self.codes(["0636", "0335", "0300"])[None, :],
-                           hcpcs=self.codes(["J9271", "96413", "85025"])[None, :],
-                           paid=np.column_stack([9400.0 * rng.lognormal(0, 0.1, c), np.full(c, 285.0),
-                                                 np.full(c, 12.0)]))
-            self.inst(mi[hosp_], day[hosp_], day[hosp_], self.hospital_for(mi[hosp_]), "131", lines,
-                      self.onc_code[mi[hosp_]], lag=LAG_INST, allow=1.2, kchron=6)
+            lines = _slots(
+                np.column_stack([np.ones((c, 2), bool), rng.random(c) < 0.7]),
+                rev=self.codes(["0636", "0335", "0300"])[None, :],
+                hcpcs=self.codes(["J9271", "96413", "85025"])[None, :],
+                paid=np.column_stack(
+                    [9400.0 * rng.lognormal(0, 0.1, c), np.full(c, 285.0), np.full(c, 12.0)]
+                ),
+            )
+            self.inst(
+                mi[hosp_],
+                day[hosp_],
+                day[hosp_],
+                self.hospital_for(mi[hosp_]),
+                "131",
+                lines,
+                self.onc_code[mi[hosp_]],
+                lag=LAG_INST,
+                allow=1.2,
+                kchron=6,
+            )
             c = len(off_)
             onc_docs = R.spec["hematology oncology"]
-            lines = _slots(np.column_stack([np.ones((c, 2), bool), rng.random(c) < 0.5, rng.random(c) < 0.4]),
-                           hcpcs=self.codes(["J9271", "96413", "99214", "J2506"])[None, :],
-                           paid=np.column_stack([9100.0 * rng.lognormal(0, 0.1, c), np.full(c, 120.0),
-                                                 np.full(c, 103.0), np.full(c, 3300.0)]))
-            self.prof(mi[off_], day[off_], onc_docs[self.gid[mi[off_]] % len(onc_docs)], "11", lines,
-                      self.onc_code[mi[off_]], kchron=6)
+            lines = _slots(
+                np.column_stack([np.ones((c, 2), bool), rng.random(c) < 0.5, rng.random(c) < 0.4]),
+                hcpcs=self.codes(["J9271", "96413", "99214", "J2506"])[None, :],
+                paid=np.column_stack(
+                    [
+                        9100.0 * rng.lognormal(0, 0.1, c),
+                        np.full(c, 120.0),
+                        np.full(c, 103.0),
+                        np.full(c, 3300.0),
+                    ]
+                ),
+            )
+            self.prof(
+                mi[off_],
+                day[off_],
+                onc_docs[self.gid[mi[off_]] % len(onc_docs)],
+                "11",
+                lines,
+                self.onc_code[mi[off_]],
+                kchron=6,
+            )
 
         # Other hospital infusions: infliximab every eight weeks, IV iron for CKD.
-        for flag, rate, drug, amt, dx in ((rng.random(self.n) < 0.003, 6.5, "J1745", 3600.0, "K5090"),
-                                          (self.cond[:, CKD] & (rng.random(self.n) < 0.05), 3.0, "J1439",
-                                           980.0, "D631")):
+        for flag, rate, drug, amt, dx in (
+            (rng.random(self.n) < 0.003, 6.5, "J1745", 3600.0, "K5090"),
+            (self.cond[:, CKD] & (rng.random(self.n) < 0.05), 3.0, "J1439", 980.0, "D631"),
+        ):
             mi, day = self.events(rate * flag)
             c = len(mi)
-            lines = _slots(np.ones((c, 2), bool), rev=self.codes(["0636", "0260"])[None, :],
-                           hcpcs=self.codes([drug, "96365"])[None, :],
-                           paid=np.column_stack([amt * rng.lognormal(0, 0.08, c), np.full(c, 150.0)]))
-            self.inst(mi, day, day, self.hospital_for(mi), "131", lines, np.full(c, V(dx)), lag=LAG_INST,
-                      allow=1.2, kchron=6)
+            lines = _slots(
+                np.ones((c, 2), bool),
+                rev=self.codes(["0636", "0260"])[None, :],
+                hcpcs=self.codes([drug, "96365"])[None, :],
+                paid=np.column_stack([amt * rng.lognormal(0, 0.08, c), np.full(c, 150.0)]),
+            )
+            self.inst(
+                mi,
+                day,
+                day,
+                self.hospital_for(mi),
+                "131",
+                lines,
+                np.full(c, V(dx)),
+                lag=LAG_INST,
+                allow=1.2,
+                kchron=6,
+            )
 
     # ---------------------------------------------------------------- office extras
     def gen_office_extras(self) -> None:
@@ -1514,12 +2257,13 @@ class _Chunk:
         mi = ccm[r_]
         day = w.start[mo] + (rng.random(len(mi)) * self.vdays[mi, mo]).astype(np.int64)
         prov = self.pcp_at(mi, day)
-        self.prof(mi, day, prov, "11", _one(len(mi), hcpcs=V("99490"), paid=42.0), self.visit_dx(mi, 1.0),
-                  kchron=12)
+        self.prof(
+            mi, day, prov, "11", _one(len(mi), hcpcs=V("99490"), paid=42.0), self.visit_dx(mi, 1.0), kchron=12
+        )
         # Flu vaccine each autumn.
         for y in np.unique(w.year):
             take = (self.org < NO_PCP) & (rng.random(n) < np.where(self.age >= 75, 0.62, 0.5))
-            moy = np.array([9, 10, 11, 12])[_choice(rng, [.2, .45, .25, .1], n)]
+            moy = np.array([9, 10, 11, 12])[_choice(rng, [0.2, 0.45, 0.25, 0.1], n)]
             wi = (int(y) - int(w.year[0])) * 12 + moy - int(w.moy[0])
             ok = take & (wi >= 0) & (wi < M)
             mi = np.flatnonzero(ok)
@@ -1528,9 +2272,20 @@ class _Chunk:
             mi, mo = mi[ok], mo[ok]
             day = w.start[mo] + (rng.random(len(mi)) * self.vdays[mi, mo]).astype(np.int64)
             c = len(mi)
-            self.prof(mi, day, self.pcp_at(mi, day), "11",
-                      _slots(np.ones((c, 2), bool), hcpcs=self.codes(["90662", "G0008"])[None, :],
-                             paid=np.array([[68.0, 31.0]])), np.full(c, V("Z23")), kchron=0, allow=1.0)
+            self.prof(
+                mi,
+                day,
+                self.pcp_at(mi, day),
+                "11",
+                _slots(
+                    np.ones((c, 2), bool),
+                    hcpcs=self.codes(["90662", "G0008"])[None, :],
+                    paid=np.array([[68.0, 31.0]]),
+                ),
+                np.full(c, V("Z23")),
+                kchron=0,
+                allow=1.0,
+            )
         # Psychotherapy courses for some members with depression.
         dep = np.flatnonzero(self.cond[:, DEP] & (rng.random(n) < 0.3))
         s0 = rng.integers(-6, M, len(dep))
@@ -1543,8 +2298,15 @@ class _Chunk:
         day = w.start[mo] + (rng.random(len(mi)) * self.vdays[mi, mo]).astype(np.int64)
         docs = self.R.spec["clinical psychologist"]
         c = len(mi)
-        self.prof(mi, day, docs[self.gid[mi] % len(docs)], np.where(rng.random(c) < 0.3, V("02"), V("11")),
-                  _one(c, hcpcs=V("90834"), paid=88.0), np.full(c, V("F329")), kchron=4)
+        self.prof(
+            mi,
+            day,
+            docs[self.gid[mi] % len(docs)],
+            np.where(rng.random(c) < 0.3, V("02"), V("11")),
+            _one(c, hcpcs=V("90834"), paid=88.0),
+            np.full(c, V("F329")),
+            kchron=4,
+        )
         # Outpatient physical therapy courses in private practice: about twice a week for 4-7 weeks.
         start_mi, start_day = self.events(0.10 * self.r_pow(0.4))
         nvis = rng.integers(8, 15, len(start_mi))
@@ -1557,10 +2319,20 @@ class _Chunk:
         c = len(mi)
         docs = self.R.spec["physical therapist"]
         present = np.column_stack([first, ~first, np.ones(c, bool), rng.random(c) < 0.6])
-        lines = _slots(present, hcpcs=self.codes(["97162", "97110", "97140", "97530"])[None, :],
-                       paid=np.array([[88.0, 31.0, 28.0, 35.0]]))
-        self.prof(mi, day, docs[self.gid[mi] % len(docs)], "11", lines,
-                  self.codes(["M5450", "M1711", "M25511", "R262"])[self.gid[mi] % 4], kchron=4)
+        lines = _slots(
+            present,
+            hcpcs=self.codes(["97162", "97110", "97140", "97530"])[None, :],
+            paid=np.array([[88.0, 31.0, 28.0, 35.0]]),
+        )
+        self.prof(
+            mi,
+            day,
+            docs[self.gid[mi] % len(docs)],
+            "11",
+            lines,
+            self.codes(["M5450", "M1711", "M25511", "R262"])[self.gid[mi] % 4],
+            kchron=4,
+        )
         # Denosumab every six months for women with osteoporosis.
         ost = np.flatnonzero(self.female & (self.age >= 65) & (self.org < NO_PCP) & (rng.random(n) < 0.045))
         phase = rng.integers(0, 6, len(ost))
@@ -1569,22 +2341,48 @@ class _Chunk:
         mi = ost[r_]
         day = w.start[mo] + (rng.random(len(mi)) * self.vdays[mi, mo]).astype(np.int64)
         c = len(mi)
-        self.prof(mi, day, self.pcp_at(mi, day), "11",
-                  _slots(np.ones((c, 2), bool), hcpcs=self.codes(["J0897", "96372"])[None, :],
-                         paid=np.column_stack([1380.0 * rng.uniform(0.98, 1.02, c), np.full(c, 15.0)])),
-                  np.full(c, V("M810")), kchron=4)
+        self.prof(
+            mi,
+            day,
+            self.pcp_at(mi, day),
+            "11",
+            _slots(
+                np.ones((c, 2), bool),
+                hcpcs=self.codes(["J0897", "96372"])[None, :],
+                paid=np.column_stack([1380.0 * rng.uniform(0.98, 1.02, c), np.full(c, 15.0)]),
+            ),
+            np.full(c, V("M810")),
+            kchron=4,
+        )
 
     # ---------------------------------------------------------------- labs and screening
-    def lab_claims(self, mi, day, first_code: np.ndarray | int, first_paid: float, dx1, extra_p: tuple,
-                   allow: float = 1.0) -> None:
+    def lab_claims(
+        self,
+        mi,
+        day,
+        first_code: np.ndarray | int,
+        first_paid: float,
+        dx1,
+        extra_p: tuple,
+        allow: float = 1.0,
+    ) -> None:
         rng = self.rng
         c = len(mi)
         opts = (("80053", 11.0), ("85025", 8.0), ("80061", 13.0), ("84443", 17.0), ("36415", 3.0))
-        present = np.column_stack([np.ones(c, bool)] + [rng.random(c) < p for p in extra_p]
-                                  + [np.zeros(c, bool)] * (len(opts) - len(extra_p)))
-        hc = np.column_stack([np.broadcast_to(np.asarray(first_code, np.int32), (c,)),
-                              np.broadcast_to(self.codes([o[0] for o in opts]), (c, len(opts)))])
-        paid = np.column_stack([np.full(c, first_paid), np.broadcast_to([o[1] for o in opts], (c, len(opts)))])
+        present = np.column_stack(
+            [np.ones(c, bool)]
+            + [rng.random(c) < p for p in extra_p]
+            + [np.zeros(c, bool)] * (len(opts) - len(extra_p))
+        )
+        hc = np.column_stack(
+            [
+                np.broadcast_to(np.asarray(first_code, np.int32), (c,)),
+                np.broadcast_to(self.codes([o[0] for o in opts]), (c, len(opts))),
+            ]
+        )
+        paid = np.column_stack(
+            [np.full(c, first_paid), np.broadcast_to([o[1] for o in opts], (c, len(opts)))]
+        )
         lab = self.home_lab[mi]
         self.prof(mi, day, lab, "81", _slots(present, hcpcs=hc, paid=paid), dx1, kchron=2, allow=allow)
 
@@ -1599,7 +2397,7 @@ class _Chunk:
         latent = np.zeros(self.n)
         latent[dm] = mu
         for y in np.unique(w.year):
-            cnt = _choice(rng, [.08, .27, .37, .28], len(dm))
+            cnt = _choice(rng, [0.08, 0.27, 0.37, 0.28], len(dm))
             mo = rng.integers(1, 13, (len(dm), 3))
             sel = np.arange(3)[None, :] < cnt[:, None]
             r_, k = np.nonzero(sel)
@@ -1616,7 +2414,7 @@ class _Chunk:
         # Colorectal cancer screening for ages 45-75 (and a tail), never for the colectomy members.
         n = self.n
         elig = (self.age >= 45) & (self.age <= 76) & ~self.crc
-        modality = np.where(elig, _choice(rng, [.55, .12, .05, .015, .015, .25], n), 5)
+        modality = np.where(elig, _choice(rng, [0.55, 0.12, 0.05, 0.015, 0.015, 0.25], n), 5)
         last = w.last_day
         # Colonoscopy: the latest one is spread over the 10 years to the end of the data.
         col = np.flatnonzero(modality == 0)
@@ -1627,7 +2425,9 @@ class _Chunk:
         fit = np.flatnonzero(modality == 1)
         for y in np.unique(w.year):
             take = rng.random(len(fit)) < 0.75
-            d = (np.datetime64(f"{int(y)}-01-01").astype(np.int64) + (rng.random(len(fit)) * 365).astype(np.int64))
+            d = np.datetime64(f"{int(y)}-01-01").astype(np.int64) + (rng.random(len(fit)) * 365).astype(
+                np.int64
+            )
             ok = take & self.valid(fit, d)
             code = np.where(rng.random(int(ok.sum())) < 0.7, V("82274"), V("G0328"))
             self.lab_claims(fit[ok], d[ok], code, 18.0, V("Z1211"), ())
@@ -1641,15 +2441,30 @@ class _Chunk:
                 self.lab_claims(idx, d, V("81528"), 509.0, V("Z1211"), ())
             elif kind == "sig":
                 gi = self.R.spec["gastroenterology"]
-                self.prof(idx, d, gi[self.gid[idx] % len(gi)], "22", _one(c, hcpcs=V("45330"), paid=115.0),
-                          V("Z1211"), allow=1.0)
+                self.prof(
+                    idx,
+                    d,
+                    gi[self.gid[idx] % len(gi)],
+                    "22",
+                    _one(c, hcpcs=V("45330"), paid=115.0),
+                    V("Z1211"),
+                    allow=1.0,
+                )
             else:
                 rad = self.R.spec["radiology"]
-                self.prof(idx, d, rad[self.gid[idx] % len(rad)], "22", _one(c, hcpcs=V("74263"), paid=310.0),
-                          V("Z1211"), allow=1.0)
+                self.prof(
+                    idx,
+                    d,
+                    rad[self.gid[idx] % len(rad)],
+                    "22",
+                    _one(c, hcpcs=V("74263"), paid=310.0),
+                    V("Z1211"),
+                    allow=1.0,
+                )
         # Mammography: women 50-74, about every two years for ~70% of them.
-        women = np.flatnonzero(self.female & ~self.mastectomy & (self.age >= 47) & (self.age < 76)
-                               & (rng.random(n) < 0.70))
+        women = np.flatnonzero(
+            self.female & ~self.mastectomy & (self.age >= 47) & (self.age < 76) & (rng.random(n) < 0.70)
+        )
         first = w.first_day - (rng.random(len(women)) * 760).astype(np.int64)
         for k in range(1, w.months // 24 + 3):
             d = first + k * 730 + np.round(rng.normal(0, 40, len(women))).astype(np.int64)
@@ -1658,16 +2473,28 @@ class _Chunk:
             mi, dd = women[ok], d[ok]
             c = len(mi)
             rad = self.R.spec["radiology"]
-            self.prof(mi, dd, rad[rng.integers(0, len(rad), c)], "22",
-                      _one(c, hcpcs=V("77067"), paid=105.0 * rng.uniform(0.97, 1.03, c)), V("Z1231"), allow=1.0)
+            self.prof(
+                mi,
+                dd,
+                rad[rng.integers(0, len(rad), c)],
+                "22",
+                _one(c, hcpcs=V("77067"), paid=105.0 * rng.uniform(0.97, 1.03, c)),
+                V("Z1231"),
+                allow=1.0,
+            )
             fu = rng.random(c) < 0.08
             d2 = dd[fu] + rng.integers(7, 30, int(fu.sum()))
             ok2 = self.valid(mi[fu], d2)
             m2, d2 = mi[fu][ok2], d2[ok2]
             c2 = len(m2)
-            self.prof(m2, d2, rad[rng.integers(0, len(rad), c2)], "22",
-                      _one(c2, hcpcs=np.where(rng.random(c2) < 0.6, V("77066"), V("77065")), paid=135.0),
-                      V("R928"))
+            self.prof(
+                m2,
+                d2,
+                rad[rng.integers(0, len(rad), c2)],
+                "22",
+                _one(c2, hcpcs=np.where(rng.random(c2) < 0.6, V("77066"), V("77065")), paid=135.0),
+                V("R928"),
+            )
 
     def colonoscopy(self, mi, day) -> None:
         rng, V = self.rng, self.V
@@ -1676,14 +2503,33 @@ class _Chunk:
         hc = np.where(screening, V("G0121"), V("45378"))
         dx = np.where(screening, V("Z1211"), self.codes(["K635", "K5730", "Z8601"])[rng.integers(0, 3, c)])
         gi = self.R.spec["gastroenterology"]
-        self.prof(mi, day, gi[self.gid[mi] % len(gi)], "22", _one(c, hcpcs=hc, paid=230.0 * rng.uniform(.95, 1.05, c)),
-                  dx, allow=np.where(screening, 1.0, 1.25))
+        self.prof(
+            mi,
+            day,
+            gi[self.gid[mi] % len(gi)],
+            "22",
+            _one(c, hcpcs=hc, paid=230.0 * rng.uniform(0.95, 1.05, c)),
+            dx,
+            allow=np.where(screening, 1.0, 1.25),
+        )
         present = np.column_stack([np.ones(c, bool), rng.random(c) < 0.8])
-        lines = _slots(present, rev=self.codes(["0750", "0370"])[None, :],
-                       hcpcs=np.column_stack([hc, np.full(c, -1)]),
-                       paid=np.column_stack([560.0 * rng.lognormal(0, .1, c), np.full(c, 62.0)]))
-        self.inst(mi, day, day, self.hospital_for(mi), "131", lines, dx, lag=LAG_INST,
-                  allow=np.where(screening, 1.0, 1.2))
+        lines = _slots(
+            present,
+            rev=self.codes(["0750", "0370"])[None, :],
+            hcpcs=np.column_stack([hc, np.full(c, -1)]),
+            paid=np.column_stack([560.0 * rng.lognormal(0, 0.1, c), np.full(c, 62.0)]),
+        )
+        self.inst(
+            mi,
+            day,
+            day,
+            self.hospital_for(mi),
+            "131",
+            lines,
+            dx,
+            lag=LAG_INST,
+            allow=np.where(screening, 1.0, 1.2),
+        )
 
     # ---------------------------------------------------------------- DME
     def gen_dme(self) -> None:
@@ -1707,13 +2553,35 @@ class _Chunk:
             r_, mo = np.nonzero(on)
             mi = idx[r_]
             day = w.start[mo] + (rng.random(len(mi)) * self.vdays[mi, mo]).astype(np.int64)
-            self.prof(mi, day, self.home_dme[mi], "12",
-                      _one(len(mi), hcpcs=V(code), paid=amt * rng.uniform(0.98, 1.02, len(mi))), dx[mi], kchron=2)
-        for (code, amt, dx), rate in zip(_DME_ONE_OFF, (0.25 * c[:, DM], 0.004 * self.r_pow(1.0),
-                                                         np.full(n, 0.055), np.full(n, 0.035), np.full(n, 0.02))):
+            self.prof(
+                mi,
+                day,
+                self.home_dme[mi],
+                "12",
+                _one(len(mi), hcpcs=V(code), paid=amt * rng.uniform(0.98, 1.02, len(mi))),
+                dx[mi],
+                kchron=2,
+            )
+        for (code, amt, dx), rate in zip(
+            _DME_ONE_OFF,
+            (
+                0.25 * c[:, DM],
+                0.004 * self.r_pow(1.0),
+                np.full(n, 0.055),
+                np.full(n, 0.035),
+                np.full(n, 0.02),
+            ),
+        ):
             mi, day = self.events(rate)
-            self.prof(mi, day, self.home_dme[mi], "12", _one(len(mi), hcpcs=V(code), paid=amt),
-                      np.full(len(mi), V(dx)), kchron=2)
+            self.prof(
+                mi,
+                day,
+                self.home_dme[mi],
+                "12",
+                _one(len(mi), hcpcs=V(code), paid=amt),
+                np.full(len(mi), V(dx)),
+                kchron=2,
+            )
 
     # ---------------------------------------------------------------- pharmacy
     def gen_pharmacy(self) -> pa.Table:
@@ -1763,8 +2631,11 @@ class _Chunk:
         # starts (and new enrollees) begin inside it.
         new_start = (rng.random(P) < NEW_START_SHARE) | self.is_new[mi]
         enroll_first = w.start[self.start_m[mi]]
-        first = np.where(new_start, enroll_first + (rng.random(P) * (self.last_day[mi] - enroll_first + 1)).astype(np.int64),
-                         enroll_first - PRE_DAYS + (rng.random(P) * ds).astype(np.int64))
+        first = np.where(
+            new_start,
+            enroll_first + (rng.random(P) * (self.last_day[mi] - enroll_first + 1)).astype(np.int64),
+            enroll_first - PRE_DAYS + (rng.random(P) * ds).astype(np.int64),
+        )
         # Steady state: therapies stop at the rate new ones start (NEW_START_SHARE over the window),
         # so the number on therapy, pharmacy PMPM and adherence do not drift. The rate is the same
         # for adherent and non-adherent users: a higher one for the non-adherent would thin them
@@ -1775,8 +2646,11 @@ class _Chunk:
         for d in (30, 90):
             sel = np.flatnonzero(ds == d)
             K = int(np.ceil((M * 31 + PRE_DAYS) / d)) + 2
-            delay = np.where(adherent[sel, None], np.clip(np.round(rng.normal(-1.0, 3.0, (len(sel), K))), -6, 12),
-                             np.round(rng.exponential(0.35 * d, (len(sel), K))))
+            delay = np.where(
+                adherent[sel, None],
+                np.clip(np.round(rng.normal(-1.0, 3.0, (len(sel), K))), -6, 12),
+                np.round(rng.exponential(0.35 * d, (len(sel), K))),
+            )
             gaps = d + delay
             gaps[:, 0] = 0
             dates = first[sel, None] + np.cumsum(gaps, axis=1).astype(np.int64)
@@ -1808,8 +2682,10 @@ class _Chunk:
         f_ndc = np.r_[ndc[pair], self.codes([a[0] for a in _ACUTE_RX])[ak]]
         f_ds = np.r_[ds[pair], np.array([a[2] for a in _ACUTE_RX])[ak]]
         f_qty = np.r_[np.round(units[pair] * ds[pair], 1), np.array([a[3] for a in _ACUTE_RX])[ak]]
-        base = np.r_[cost[pair] * ds[pair] / 30 * np.where(ds[pair] == 90, 0.95, 1.0),
-                     np.array([a[1] for a in _ACUTE_RX])[ak]]
+        base = np.r_[
+            cost[pair] * ds[pair] / 30 * np.where(ds[pair] == 90, 0.95, 1.0),
+            np.array([a[1] for a in _ACUTE_RX])[ak],
+        ]
         f_paid = np.round(base * rng.uniform(0.97, 1.03, len(base)), 2)
         brand = base >= 100
         f_allowed = np.round(np.where(brand, f_paid * 1.25, f_paid + rng.integers(1, 11, len(base))), 2)
@@ -1852,17 +2728,23 @@ class _Chunk:
         self.gen_office_extras()
         self.gen_labs()
         self.gen_dme()
-        out = {"medical_claim": self._medical(), "pharmacy_claim": self.gen_pharmacy(),
-               "eligibility": self._eligibility(), "lab_result": self._lab_result(),
-               "observation": self._observation()}
+        out = {
+            "medical_claim": self._medical(),
+            "pharmacy_claim": self.gen_pharmacy(),
+            "eligibility": self._eligibility(),
+            "lab_result": self._lab_result(),
+            "observation": self._observation(),
+        }
         return out
 
     def _medical(self) -> pa.Table:
         V, w, rng = self.V, self.w, self.rng
         offs = np.cumsum([0] + [len(h["member"]) for h in self.heads])
         H = {k: np.concatenate([h[k] for h in self.heads]) for k in self.heads[0]}
-        L = {k: np.concatenate([ln[k] + (offs[i] if k == "claim" else 0) for i, ln in enumerate(self.lines)])
-             for k in self.lines[0]}
+        L = {
+            k: np.concatenate([ln[k] + (offs[i] if k == "claim" else 0) for i, ln in enumerate(self.lines)])
+            for k in self.lines[0]
+        }
         C = len(H["member"])
         # Paid-date lag: professional 2-6 weeks, institutional longer with a tail of months.
         lag = np.empty(C, np.int64)
@@ -1873,7 +2755,9 @@ class _Chunk:
         lag[sel] = np.round(8 + rng.lognormal(np.log(36), 0.5, int(sel.sum())))
         sel = kind == LAG_INST
         lag[sel] = np.round(10 + rng.lognormal(np.log(24), 0.55, int(sel.sum())))
-        tail = (kind != LAG_PROF) & (kind != LAG_STORY) & (rng.random(C) < np.where(kind == LAG_IP, 0.05, 0.02))
+        tail = (
+            (kind != LAG_PROF) & (kind != LAG_STORY) & (rng.random(C) < np.where(kind == LAG_IP, 0.05, 0.02))
+        )
         lag[tail] = rng.integers(120, 275, int(tail.sum()))
         ptail = (kind == LAG_PROF) & (rng.random(C) < 0.03)
         lag[ptail] = rng.integers(46, 150, int(ptail.sum()))
@@ -1884,7 +2768,11 @@ class _Chunk:
         # Every service day must fall while the member is enrolled and alive (a long stay must not
         # run into an enrollment gap).
         mid = (H["start"] + H["end"]) // 2
-        keep &= self.valid(H["member"], H["start"]) & self.valid(H["member"], H["end"]) & self.valid(H["member"], mid)
+        keep &= (
+            self.valid(H["member"], H["start"])
+            & self.valid(H["member"], H["end"])
+            & self.valid(H["member"], mid)
+        )
         lm = H["member"][L["claim"]]
         ls = np.where(L["lstart"] != NO_DATE, L["lstart"], H["start"][L["claim"]])
         le = np.where(L["lend"] != NO_DATE, L["lend"], H["end"][L["claim"]])
@@ -1956,7 +2844,9 @@ class _Chunk:
         cols["procedure_code_1"] = V.strings(H["proc1"][cl])
         for i in range(2, 26):
             cols[f"procedure_code_{i}"] = null_s
-        self.claimant_paid = float(paid[(m == self.claimant) & H["story"][cl]].sum()) if self.claimant >= 0 else 0.0
+        self.claimant_paid = (
+            float(paid[(m == self.claimant) & H["story"][cl]].sum()) if self.claimant >= 0 else 0.0
+        )
         return pa.Table.from_pydict(cols, schema=_schema("medical_claim"))
 
     def _eligibility(self) -> pa.Table:
@@ -1969,20 +2859,23 @@ class _Chunk:
         o = np.lexsort((s_m, mi))
         mi, s_m, e_m = mi[o], s_m[o], e_m[o]
         c = len(mi)
-        return pa.Table.from_pydict({
-            "person_id": self.person_ids.take(pa.array(mi)),
-            "member_id": self.member_ids.take(pa.array(mi)),
-            "gender": pa.array(np.where(self.female[mi], "female", "male")),
-            "birth_date": _dates(self.birth[mi]),
-            "death_date": _dates(self.death_day[mi]),
-            "enrollment_start_date": _dates(w.start[s_m]),
-            "enrollment_end_date": _dates(w.start[e_m + 1] - 1),
-            "payer": pa.array(np.full(c, PAYER)),
-            "payer_type": pa.array(np.full(c, PAYER_TYPE)),
-            "plan": pa.array(np.full(c, PLAN)),
-            "dual_status_code": V.strings(self.dual_code[mi]),
-            "zip_code": V.strings(self.zip[mi]),
-        }, schema=_schema("eligibility"))
+        return pa.Table.from_pydict(
+            {
+                "person_id": self.person_ids.take(pa.array(mi)),
+                "member_id": self.member_ids.take(pa.array(mi)),
+                "gender": pa.array(np.where(self.female[mi], "female", "male")),
+                "birth_date": _dates(self.birth[mi]),
+                "death_date": _dates(self.death_day[mi]),
+                "enrollment_start_date": _dates(w.start[s_m]),
+                "enrollment_end_date": _dates(w.start[e_m + 1] - 1),
+                "payer": pa.array(np.full(c, PAYER)),
+                "payer_type": pa.array(np.full(c, PAYER_TYPE)),
+                "plan": pa.array(np.full(c, PLAN)),
+                "dual_status_code": V.strings(self.dual_code[mi]),
+                "zip_code": V.strings(self.zip[mi]),
+            },
+            schema=_schema("eligibility"),
+        )
 
     def _lab_result(self) -> pa.Table:
         mi = np.concatenate([x[0] for x in self.labs]) if self.labs else np.zeros(0, np.int64)
@@ -1992,16 +2885,20 @@ class _Chunk:
         mi, day, val = mi[o], day[o], val[o]
         c = len(mi)
         tenths = np.round(val * 10).astype(np.int64)
-        text = pc.binary_join_element_wise(pc.cast(pa.array(tenths // 10), pa.string()),
-                                           pc.cast(pa.array(tenths % 10), pa.string()), ".")
-        return pa.Table.from_pydict({
-            "person_id": self.person_ids.take(pa.array(mi)),
-            "result_date": _dates(day),
-            "normalized_code_type": pa.array(np.full(c, "loinc"), pa.string()),
-            "normalized_code": pa.array(np.full(c, "4548-4"), pa.string()),
-            "result": text,
-            "result_units": pa.array(np.full(c, "%"), pa.string()),
-        }, schema=_schema("lab_result"))
+        text = pc.binary_join_element_wise(
+            pc.cast(pa.array(tenths // 10), pa.string()), pc.cast(pa.array(tenths % 10), pa.string()), "."
+        )
+        return pa.Table.from_pydict(
+            {
+                "person_id": self.person_ids.take(pa.array(mi)),
+                "result_date": _dates(day),
+                "normalized_code_type": pa.array(np.full(c, "loinc"), pa.string()),
+                "normalized_code": pa.array(np.full(c, "4548-4"), pa.string()),
+                "result": text,
+                "result_units": pa.array(np.full(c, "%"), pa.string()),
+            },
+            schema=_schema("lab_result"),
+        )
 
     def _observation(self) -> pa.Table:
         mi = np.concatenate([x[0] for x in self.obs])
@@ -2014,14 +2911,17 @@ class _Chunk:
         day2 = np.repeat(day[o], 2)
         val = np.column_stack([sys[o], dia[o]]).ravel()
         code = np.tile(np.array(["8480-6", "8462-4"]), c)
-        return pa.Table.from_pydict({
-            "person_id": self.person_ids.take(pa.array(mi2)),
-            "observation_date": _dates(day2),
-            "normalized_code_type": pa.array(np.full(2 * c, "loinc"), pa.string()),
-            "normalized_code": pa.array(code, pa.string()),
-            "result": pc.cast(pa.array(val.astype(np.int64)), pa.string()),
-            "result_units": pa.array(np.full(2 * c, "mm[Hg]"), pa.string()),
-        }, schema=_schema("observation"))
+        return pa.Table.from_pydict(
+            {
+                "person_id": self.person_ids.take(pa.array(mi2)),
+                "observation_date": _dates(day2),
+                "normalized_code_type": pa.array(np.full(2 * c, "loinc"), pa.string()),
+                "normalized_code": pa.array(code, pa.string()),
+                "result": pc.cast(pa.array(val.astype(np.int64)), pa.string()),
+                "result_units": pa.array(np.full(2 * c, "mm[Hg]"), pa.string()),
+            },
+            schema=_schema("observation"),
+        )
 
 
 def _story_months(w: _Window, end_month: str) -> tuple[int, tuple[int, ...]]:
@@ -2039,8 +2939,15 @@ def _story_months(w: _Window, end_month: str) -> tuple[int, tuple[int, ...]]:
     return qi, tuple(range(start, start + 4))
 
 
-def generate(out_dir: Path, members: int = 20000, months: int = 36, seed: int = 7,
-             end_month: str = "2026-10", *, chunk_members: int = CHUNK_MEMBERS) -> dict:
+def generate(
+    out_dir: Path,
+    members: int = 20000,
+    months: int = 36,
+    seed: int = 7,
+    end_month: str = "2026-10",
+    *,
+    chunk_members: int = CHUNK_MEMBERS,
+) -> dict:
     """Write a seeded Medicare-like demo extract into `out_dir` and return its summary.
 
     The data covers `months` calendar months ending with `end_month` (YYYY-MM); claims are paid
@@ -2065,12 +2972,17 @@ def generate(out_dir: Path, members: int = 20000, months: int = 36, seed: int = 
     vocab = _Vocab()
     roster = _Roster(vocab)
     qi, claimant_months = _story_months(w, end_month)
-    season = np.where(np.isin(w.moy, WINTER_MONTHS), 1.15,
-                      np.where(np.isin(w.moy, SUMMER_MONTHS), 1.15 / (1 + WINTER_UPLIFT), 1.0))
+    season = np.where(
+        np.isin(w.moy, WINTER_MONTHS),
+        1.15,
+        np.where(np.isin(w.moy, SUMMER_MONTHS), 1.15 / (1 + WINTER_UPLIFT), 1.0),
+    )
     g = _Gen(seed, w, vocab, roster, qi, claimant_months, season)
 
-    counts = {t: 0 for t in ("eligibility", "provider", "medical_claim", "pharmacy_claim", "lab_result",
-                             "observation")}
+    counts = {
+        t: 0
+        for t in ("eligibility", "provider", "medical_claim", "pharmacy_claim", "lab_result", "observation")
+    }
     org_members = np.zeros(5, np.int64)
     qi_counts = np.zeros((2, 2))
     writers: dict[str, pq.ParquetWriter] = {}
@@ -2085,8 +2997,9 @@ def generate(out_dir: Path, members: int = 20000, months: int = 36, seed: int = 
                     pq.write_table(table, out_dir / name / f"part-{index:05d}.parquet", compression="zstd")
                 else:
                     if name not in writers:
-                        writers[name] = pq.ParquetWriter(out_dir / f"{name}.parquet", table.schema,
-                                                         compression="zstd")
+                        writers[name] = pq.ParquetWriter(
+                            out_dir / f"{name}.parquet", table.schema, compression="zstd"
+                        )
                     writers[name].write_table(table)
             org_members += np.bincount(chunk.org, minlength=5)
             qi_counts += chunk.qi_counts
@@ -2104,29 +3017,48 @@ def generate(out_dir: Path, members: int = 20000, months: int = 36, seed: int = 
     before = qi_counts[0, 1] / qi_counts[0, 0] if qi_counts[0, 0] else None
     after = qi_counts[1, 1] / qi_counts[1, 0] if qi_counts[1, 0] else None
     summary = {
-        "seed": seed, "members": members, "months": months,
-        "start_month": labels[0], "end_month": labels[-1], "paid_through": _iso(w.last_day),
-        "payer": PAYER, "plan": PLAN,
+        "seed": seed,
+        "members": members,
+        "months": months,
+        "start_month": labels[0],
+        "end_month": labels[-1],
+        "paid_through": _iso(w.last_day),
+        "payer": PAYER,
+        "plan": PLAN,
         "counts": counts,
-        "organizations": {**{ORGANIZATIONS[i]: int(org_members[i]) for i in range(3)},
-                          "independent PCPs": int(org_members[INDEPENDENT]),
-                          "no PCP": int(org_members[NO_PCP])},
+        "organizations": {
+            **{ORGANIZATIONS[i]: int(org_members[i]) for i in range(3)},
+            "independent PCPs": int(org_members[INDEPENDENT]),
+            "no PCP": int(org_members[NO_PCP]),
+        },
         "stories": {
             "quality_improvement": {
-                "organization": ORGANIZATIONS[LAKESIDE], "measure": "controlling_blood_pressure",
-                "start_month": labels[qi], "before_rate": QI_BEFORE, "after_rate": QI_AFTER,
+                "organization": ORGANIZATIONS[LAKESIDE],
+                "measure": "controlling_blood_pressure",
+                "start_month": labels[qi],
+                "before_rate": QI_BEFORE,
+                "after_rate": QI_AFTER,
                 "other_organizations_rate": BP_OTHER_HTN,
                 "observed_before_rate": round(float(before), 4) if before is not None else None,
                 "observed_after_rate": round(float(after), 4) if after is not None else None,
                 "detail": "share of hypertensive members' office blood pressure readings below 140/90, "
-                          "by the organization of the PCP who took the reading",
+                "by the organization of the PCP who took the reading",
             },
-            "winter_ed": {"months": list(WINTER_MONTHS), "uplift": WINTER_UPLIFT,
-                          "relative_to_months": list(SUMMER_MONTHS)},
-            "high_cost_claimant": ({
-                "person_id": claimant[0], "organization": ORGANIZATIONS[LAKESIDE],
-                "months": [labels[m] for m in claimant_months], "paid": round(claimant[1], 2),
-            } if claimant else None),
+            "winter_ed": {
+                "months": list(WINTER_MONTHS),
+                "uplift": WINTER_UPLIFT,
+                "relative_to_months": list(SUMMER_MONTHS),
+            },
+            "high_cost_claimant": (
+                {
+                    "person_id": claimant[0],
+                    "organization": ORGANIZATIONS[LAKESIDE],
+                    "months": [labels[m] for m in claimant_months],
+                    "paid": round(claimant[1], 2),
+                }
+                if claimant
+                else None
+            ),
         },
     }
     # The demo organizations' contract terms travel with the data, like a real extract's would.

@@ -5,6 +5,7 @@ them to the viewer's member months (the viewer's organization is a bound paramet
 provider organization's query can only ever touch its own rows), aggregates by the requested
 grouping, and adds the interval and, for the joint view, small-cell suppression.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -31,8 +32,17 @@ GROUPINGS: dict[str, str] = {
     "npi": "mm.npi",
     "month": "strftime(mm.year_month, '%Y-%m')",
 }
-EXPORT_COLUMNS = ("metric_id", "period_start", "period_end", "numerator", "denominator", "value",
-                  "ci_low", "ci_high", "suppressed")
+EXPORT_COLUMNS = (
+    "metric_id",
+    "period_start",
+    "period_end",
+    "numerator",
+    "denominator",
+    "value",
+    "ci_low",
+    "ci_high",
+    "suppressed",
+)
 PER_1000_SCALE = 12_000  # events per member month -> per 1,000 members per year
 TOO_FEW = 30
 
@@ -43,7 +53,7 @@ class Period:
     end: date  # last day of the last month
 
     @classmethod
-    def from_months(cls, start: str, end: str) -> "Period":
+    def from_months(cls, start: str, end: str) -> Period:
         s, e = parse_month(start), parse_month(end)
         if e < s:
             raise ValueError(f"period end {end} is before its start {start}")
@@ -93,11 +103,15 @@ def stamp(ws: Workspace, registry: Registry) -> dict:
 
 
 def _load_value_sets(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
-    con.execute("CREATE OR REPLACE TEMP TABLE value_sets (value_set VARCHAR, code VARCHAR, "
-                "code_system VARCHAR)")
-    rows = [[vs.name, code, vs.code_system]
-            for name, vs in all_value_sets().items() if name in metric.value_sets
-            for code in vs.codes]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE value_sets (value_set VARCHAR, code VARCHAR, code_system VARCHAR)"
+    )
+    rows = [
+        [vs.name, code, vs.code_system]
+        for name, vs in all_value_sets().items()
+        if name in metric.value_sets
+        for code in vs.codes
+    ]
     if rows:
         con.executemany("INSERT INTO value_sets VALUES (?, ?, ?)", rows)
 
@@ -144,8 +158,9 @@ def _value_and_interval(kind: str, row) -> tuple[float, float, float]:
     if kind == "per_1000":
         lo, hi = stats.poisson_interval(num, den)
         return num / den * PER_1000_SCALE, lo * PER_1000_SCALE, hi * PER_1000_SCALE
-    lo, hi = stats.ratio_interval(num, den, int(row.n_persons), float(row.sum_y2),
-                                  float(row.sum_yd), float(row.sum_d2))
+    lo, hi = stats.ratio_interval(
+        num, den, int(row.n_persons), float(row.sum_y2), float(row.sum_yd), float(row.sum_d2)
+    )
     # Costs cannot be negative; the normal approximation can dip below zero for tiny, skewed panels.
     return num / den, max(lo, 0.0) if not math.isnan(lo) else lo, hi
 
@@ -156,8 +171,10 @@ def _primary_small(kind: str, row) -> bool:
     if kind == "per_1000":
         return is_small(row.numerator)
     if kind == "proportion":
-        return any(is_small(c) for c in (row.numerator, row.denominator,
-                                          (row.denominator or 0) - (row.numerator or 0)))
+        return any(
+            is_small(c)
+            for c in (row.numerator, row.denominator, (row.denominator or 0) - (row.numerator or 0))
+        )
     return False
 
 
@@ -195,8 +212,14 @@ def query_params(metric: Metric, viewer: Viewer, period: Period, filters: dict) 
     return params
 
 
-def compute_metric(con: duckdb.DuckDBPyConnection, metric: Metric, viewer: Viewer, period: Period,
-                   by: list[str] | tuple[str, ...] = (), filters: dict | None = None) -> pd.DataFrame:
+def compute_metric(
+    con: duckdb.DuckDBPyConnection,
+    metric: Metric,
+    viewer: Viewer,
+    period: Period,
+    by: list[str] | tuple[str, ...] = (),
+    filters: dict | None = None,
+) -> pd.DataFrame:
     """Numerator, denominator, value and 95% interval for one metric, per group, for a viewer.
 
     `filters` narrows the member months (payer, organization); it can never widen a viewer's scope.
@@ -211,8 +234,9 @@ def compute_metric(con: duckdb.DuckDBPyConnection, metric: Metric, viewer: Viewe
     df = con.execute(sql, query_params(metric, viewer, period, filters)).df()
     df = df.rename(columns={f"g_{b}": b for b in by})
     if df.empty:
-        df = pd.DataFrame(columns=[*by, "n_persons", "numerator", "denominator", "sum_y2", "sum_yd",
-                                   "sum_d2"])
+        df = pd.DataFrame(
+            columns=[*by, "n_persons", "numerator", "denominator", "sum_y2", "sum_yd", "sum_d2"]
+        )
     values = [_value_and_interval(metric.kind, r) for r in df.itertuples(index=False)]
     df["value"] = [v[0] for v in values]
     df["ci_low"] = [v[1] for v in values]
@@ -233,9 +257,15 @@ def compute_metric(con: duckdb.DuckDBPyConnection, metric: Metric, viewer: Viewe
     return df.drop(columns=["sum_y2", "sum_yd", "sum_d2"])
 
 
-def compute_metrics(ws: Workspace, registry: Registry, metric_ids: list[str], viewer: Viewer,
-                    period: Period, by: list[str] | tuple[str, ...] = (),
-                    filters: dict | None = None) -> pd.DataFrame:
+def compute_metrics(
+    ws: Workspace,
+    registry: Registry,
+    metric_ids: list[str],
+    viewer: Viewer,
+    period: Period,
+    by: list[str] | tuple[str, ...] = (),
+    filters: dict | None = None,
+) -> pd.DataFrame:
     """Several metrics at once, in one frame; what the CLI exports and the pages chart."""
     from vbc import completion
 
@@ -245,8 +275,11 @@ def compute_metrics(ws: Workspace, registry: Registry, metric_ids: list[str], vi
         for metric_id in metric_ids:
             if metric_id not in registry.metrics and completion.is_completed(metric_id):
                 # Completed for claims run-out: the raw metric, completed per incurred month.
-                frames.append(completion.compute_completed(con, ws, registry, metric_id, viewer, period,
-                                                           list(by), filters))
+                frames.append(
+                    completion.compute_completed(
+                        con, ws, registry, metric_id, viewer, period, list(by), filters
+                    )
+                )
                 continue
             frames.append(compute_metric(con, registry.get(metric_id), viewer, period, by, filters))
     finally:
@@ -272,8 +305,18 @@ def describe(registry: Registry, metric_id: str) -> Metric:
 
 def export_rows(df: pd.DataFrame, by: list[str] | tuple[str, ...]) -> list[dict]:
     """Rows in the export shape: metric_id, period, one key per grouping, figures, suppressed."""
-    cols = ["metric_id", "period_start", "period_end", *by, "numerator", "denominator", "value",
-            "ci_low", "ci_high", "suppressed"]
+    cols = [
+        "metric_id",
+        "period_start",
+        "period_end",
+        *by,
+        "numerator",
+        "denominator",
+        "value",
+        "ci_low",
+        "ci_high",
+        "suppressed",
+    ]
     out = []
     for rec in df[cols].to_dict("records"):
         clean = {}
@@ -297,8 +340,9 @@ def organizations(ws: Workspace) -> list[str]:
     """Provider organizations with attributed members (for viewer and filter choices)."""
     con = ws.connect()
     try:
-        rows = con.execute("SELECT DISTINCT organization FROM member_months "
-                           "WHERE organization IS NOT NULL ORDER BY 1").fetchall()
+        rows = con.execute(
+            "SELECT DISTINCT organization FROM member_months WHERE organization IS NOT NULL ORDER BY 1"
+        ).fetchall()
     finally:
         con.close()
     return [r[0] for r in rows]

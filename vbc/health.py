@@ -1,4 +1,5 @@
 """Data health: what the build found, what could not be placed, and how complete recent months are."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -13,9 +14,21 @@ MATURE_MONTHS = 12
 
 def table_counts(ws: Workspace) -> pd.DataFrame:
     """Rows per input table and per mart, as built."""
-    names = ["eligibility", "medical_claim", "pharmacy_claim", "lab_result", "observation",
-             "provider", "provider_attribution", "risk_score", "member_months", "claim_lines",
-             "inpatient_stays", "ed_visits", "snf_stays"]
+    names = [
+        "eligibility",
+        "medical_claim",
+        "pharmacy_claim",
+        "lab_result",
+        "observation",
+        "provider",
+        "provider_attribution",
+        "risk_score",
+        "member_months",
+        "claim_lines",
+        "inpatient_stays",
+        "ed_visits",
+        "snf_stays",
+    ]
     con = ws.connect()
     try:
         rows = [(n, con.execute(f'SELECT count(*) FROM "{n}"').fetchall()[0][0]) for n in names]
@@ -41,9 +54,17 @@ def unmatched_dollars(ws: Workspace, viewer: Viewer) -> pd.DataFrame:
     finally:
         con.close()
     if viewer.kind != "payer" and len(df):
-        df = pd.DataFrame([{"source": "all", "incurred_month": "all months",
-                            "claim_lines": int(df["claim_lines"].sum()), "persons": None,
-                            "paid_amount": float(df["paid_amount"].sum())}])
+        df = pd.DataFrame(
+            [
+                {
+                    "source": "all",
+                    "incurred_month": "all months",
+                    "claim_lines": int(df["claim_lines"].sum()),
+                    "persons": None,
+                    "paid_amount": float(df["paid_amount"].sum()),
+                }
+            ]
+        )
     return df
 
 
@@ -51,7 +72,8 @@ def payment_lag(ws: Workspace) -> pd.DataFrame:
     """Share of paid dollars by months from incurral to payment, over mature incurred months."""
     con = ws.connect()
     try:
-        df = con.execute("""
+        df = con.execute(
+            """
             WITH pt AS (SELECT date_trunc('month', max(paid_date)) AS m FROM claim_lines),
             lines AS (
                 SELECT date_diff('month', incurred_month, paid_month) AS lag, paid_amount
@@ -59,14 +81,20 @@ def payment_lag(ws: Workspace) -> pd.DataFrame:
                 WHERE incurred_month <= pt.m - to_months($mature)
             )
             SELECT lag, sum(paid_amount) AS paid FROM lines GROUP BY lag ORDER BY lag
-        """, {"mature": MATURE_MONTHS}).df()
+        """,
+            {"mature": MATURE_MONTHS},
+        ).df()
     finally:
         con.close()
     if df.empty:
         return df.assign(share=[], cumulative=[])
     # A lag with no payments is still a step on the curve (share 0), not a gap in the chart.
-    df = (df.set_index("lag").reindex(range(int(df["lag"].min()), int(df["lag"].max()) + 1),
-                                       fill_value=0.0).rename_axis("lag").reset_index())
+    df = (
+        df.set_index("lag")
+        .reindex(range(int(df["lag"].min()), int(df["lag"].max()) + 1), fill_value=0.0)
+        .rename_axis("lag")
+        .reset_index()
+    )
     df["share"] = df["paid"] / df["paid"].sum()
     df["cumulative"] = df["share"].cumsum()
     return df

@@ -3,6 +3,7 @@
 Every table keeps its lineage columns (claim_id, claim_line_number, person_id) so any number can be
 traced back to the extract rows behind it.
 """
+
 from __future__ import annotations
 
 import duckdb
@@ -10,13 +11,27 @@ import duckdb
 from vbc.attribution import AttributionSettings, apply_payer_attribution, build_attribution
 from vbc.contract import MEDICAL_CLAIM
 
-SERVICE_CATEGORIES = ("inpatient", "outpatient", "professional", "emergency", "snf", "home_health",
-                      "dme", "pharmacy", "other")
+SERVICE_CATEGORIES = (
+    "inpatient",
+    "outpatient",
+    "professional",
+    "emergency",
+    "snf",
+    "home_health",
+    "dme",
+    "pharmacy",
+    "other",
+)
 CATEGORY_LABELS = {
-    "inpatient": "Acute inpatient", "outpatient": "Outpatient hospital",
-    "professional": "Office / professional", "emergency": "Emergency department",
-    "snf": "Skilled nursing", "home_health": "Home health", "dme": "Durable medical equipment",
-    "pharmacy": "Pharmacy", "other": "Other",
+    "inpatient": "Acute inpatient",
+    "outpatient": "Outpatient hospital",
+    "professional": "Office / professional",
+    "emergency": "Emergency department",
+    "snf": "Skilled nursing",
+    "home_health": "Home health",
+    "dme": "Durable medical equipment",
+    "pharmacy": "Pharmacy",
+    "other": "Other",
 }
 ED_REVENUE_CODES = ("0450", "0451", "0452", "0456", "0459", "0981")
 ED_EM_CODES = ("99281", "99282", "99283", "99284", "99285", "99288", "99291")
@@ -258,9 +273,11 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: AttributionSettings | 
     build_snf_stays(con)
     source = attach_attribution(con, settings)
     paid_through, incurred_through = con.execute(
-        "SELECT max(paid_date), max(service_date) FROM claim_lines").fetchall()[0]
+        "SELECT max(paid_date), max(service_date) FROM claim_lines"
+    ).fetchall()[0]
     first_month, last_month = con.execute(
-        "SELECT min(year_month), max(year_month) FROM member_months").fetchall()[0]
+        "SELECT min(year_month), max(year_month) FROM member_months"
+    ).fetchall()[0]
     return {
         "paid_through": paid_through.isoformat() if paid_through else None,
         "incurred_through": incurred_through.isoformat() if incurred_through else None,

@@ -24,6 +24,7 @@ be flagged; Laney p′ widens the limits by σz, the spread of the points' z-sco
 moving range / 1.128). We use p′ when σz > 1 (more spread than the binomial alone explains) and
 the plain p-chart otherwise, so limits are never narrower than binomial noise requires.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,9 +44,16 @@ from vbc.valuesets import all_value_sets
 from vbc.workspace import Workspace
 
 # Scorecard order: the contract measure set of the demo contract, then anything else.
-ORDER = ("breast_cancer_screening", "colorectal_cancer_screening", "controlling_blood_pressure",
-         "diabetes_hba1c_poor_control", "statin_adherence_pdc", "annual_wellness_visit",
-         "readmission_30day", "followup_7day_after_discharge")
+ORDER = (
+    "breast_cancer_screening",
+    "colorectal_cancer_screening",
+    "controlling_blood_pressure",
+    "diabetes_hba1c_poor_control",
+    "statin_adherence_pdc",
+    "annual_wellness_visit",
+    "readmission_30day",
+    "followup_7day_after_discharge",
+)
 ROLLING_MONTHS = 12
 # Control charts show the latest TREND_MONTHS months (NHS guidance: 20 or more points).
 TREND_MONTHS = 24
@@ -53,18 +61,34 @@ TREND_MONTHS = 24
 # percentage points (as a fraction) short of the target.
 PARTIAL_SPAN = 0.20
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-RESULT_COLUMNS = ["person_id", "payer", "anchor_month", "organization", "tin", "npi",
-                  "in_denominator", "excluded", "exclusion_reason", "in_numerator",
-                  "evidence_code", "evidence_date", "detail"]
+RESULT_COLUMNS = [
+    "person_id",
+    "payer",
+    "anchor_month",
+    "organization",
+    "tin",
+    "npi",
+    "in_denominator",
+    "excluded",
+    "exclusion_reason",
+    "in_numerator",
+    "evidence_code",
+    "evidence_date",
+    "detail",
+]
 
 
 # ------------------------------------------------------------------------------------------------
 # The catalog
 
+
 def quality_metrics(registry: Registry, include_variants: bool = False) -> list[Metric]:
     """Quality-domain proportion measures, in scorecard order."""
-    ms = [m for m in registry if m.domain == "quality" and m.kind == "proportion"
-          and (include_variants or not m.variant_of)]
+    ms = [
+        m
+        for m in registry
+        if m.domain == "quality" and m.kind == "proportion" and (include_variants or not m.variant_of)
+    ]
     rank = {mid: i for i, mid in enumerate(ORDER)}
     return sorted(ms, key=lambda m: (rank.get(m.id, len(rank)), m.id))
 
@@ -84,6 +108,7 @@ def gap_action(metric: Metric) -> str | None:
 
 # ------------------------------------------------------------------------------------------------
 # Contract targets
+
 
 def contracts(ws: Workspace) -> list:
     """Contract terms that go with the extract; demo data uses the shipped demo contracts."""
@@ -136,8 +161,14 @@ def _clean_filters(filters: dict | None) -> dict:
     return filters
 
 
-def _person_rows(con: duckdb.DuckDBPyConnection, metric: Metric, viewer: Viewer, period: Period,
-                 filters: dict, npi: str | None = None) -> pd.DataFrame:
+def _person_rows(
+    con: duckdb.DuckDBPyConnection,
+    metric: Metric,
+    viewer: Viewer,
+    period: Period,
+    filters: dict,
+    npi: str | None = None,
+) -> pd.DataFrame:
     """The metric's own rows joined to the viewer's member months at the anchor month, exactly as
     the engine joins them (so these rows add up to the engine's numerator and denominator)."""
     scope = "AND organization = $viewer_org" if viewer.kind == "org" else ""
@@ -176,38 +207,45 @@ def _iso(v) -> str | None:
 
 
 def _shape_results(metric: Metric, raw: pd.DataFrame, with_gap: bool = False) -> pd.DataFrame:
-    out = pd.DataFrame({
-        "person_id": raw["person_id"].astype(str),
-        "payer": raw["payer"],
-        "anchor_month": [_iso(v)[:7] if _iso(v) else None for v in raw["year_month"]],
-        "organization": raw["mm_organization"],
-        "tin": raw["mm_tin"],
-        "npi": raw["mm_npi"],
-        "in_denominator": raw["denominator"].fillna(0).astype(float) > 0,
-        "excluded": raw["excluded"].fillna(False).astype(bool) if "excluded" in raw else False,
-        "exclusion_reason": raw["exclusion_reason"] if "exclusion_reason" in raw else None,
-        "in_numerator": (raw["numerator"].fillna(0).astype(float) > 0)
-                        & (raw["denominator"].fillna(0).astype(float) > 0),
-        "evidence_code": raw["evidence_code"] if "evidence_code" in raw else None,
-        "evidence_date": [_iso(v) for v in raw["evidence_date"]] if "evidence_date" in raw else None,
-        "detail": raw["detail"] if "detail" in raw else None,
-    })
+    out = pd.DataFrame(
+        {
+            "person_id": raw["person_id"].astype(str),
+            "payer": raw["payer"],
+            "anchor_month": [_iso(v)[:7] if _iso(v) else None for v in raw["year_month"]],
+            "organization": raw["mm_organization"],
+            "tin": raw["mm_tin"],
+            "npi": raw["mm_npi"],
+            "in_denominator": raw["denominator"].fillna(0).astype(float) > 0,
+            "excluded": raw["excluded"].fillna(False).astype(bool) if "excluded" in raw else False,
+            "exclusion_reason": raw["exclusion_reason"] if "exclusion_reason" in raw else None,
+            "in_numerator": (raw["numerator"].fillna(0).astype(float) > 0)
+            & (raw["denominator"].fillna(0).astype(float) > 0),
+            "evidence_code": raw["evidence_code"] if "evidence_code" in raw else None,
+            "evidence_date": [_iso(v) for v in raw["evidence_date"]] if "evidence_date" in raw else None,
+            "detail": raw["detail"] if "detail" in raw else None,
+        }
+    )
     if with_gap and "gap" in raw:
         out["gap"] = raw["gap"]
     for extra in ("stay_id", "discharge_date"):
         if extra in raw:
             out[extra] = [_iso(v) for v in raw[extra]] if extra.endswith("date") else raw[extra]
-    for c in ("exclusion_reason", "evidence_code", "detail", "organization", "tin", "npi", "gap",
-              "stay_id"):
+    for c in ("exclusion_reason", "evidence_code", "detail", "organization", "tin", "npi", "gap", "stay_id"):
         if c in out:
             out[c] = out[c].astype(object).where(out[c].notna(), None)
     out.insert(0, "metric_id", metric.id)
     return out.reset_index(drop=True)
 
 
-def measure_results(ws: Workspace, registry: Registry, metric_id: str, viewer: Viewer,
-                    period: Period, filters: dict | None = None, npi: str | None = None
-                    ) -> pd.DataFrame:
+def measure_results(
+    ws: Workspace,
+    registry: Registry,
+    metric_id: str,
+    viewer: Viewer,
+    period: Period,
+    filters: dict | None = None,
+    npi: str | None = None,
+) -> pd.DataFrame:
     """One row per person (per index discharge for the discharge measures) in the measure's
     initial population: in_denominator, excluded and why, in_numerator, evidence code and date,
     and the attributed organization, TIN and PCP NPI at the anchor month.
@@ -229,6 +267,7 @@ def measure_results(ws: Workspace, registry: Registry, metric_id: str, viewer: V
 
 # ------------------------------------------------------------------------------------------------
 # Trends: monthly points for the p-chart, rolling 12-month values for the trend line
+
 
 def _restricted(metric: Metric, column: str) -> Metric:
     if not _IDENT.match(column):
@@ -285,10 +324,17 @@ def _shift(d: date, months: int) -> date:
     return date(i // 12, i % 12 + 1, 1)
 
 
-def trend(ws: Workspace, registry: Registry, metric_id: str, viewer: Viewer,
-          filters: dict | None = None, by: list[str] | tuple[str, ...] = (),
-          first: date | None = None, last: date | None = None, rolling: bool = True
-          ) -> pd.DataFrame:
+def trend(
+    ws: Workspace,
+    registry: Registry,
+    metric_id: str,
+    viewer: Viewer,
+    filters: dict | None = None,
+    by: list[str] | tuple[str, ...] = (),
+    first: date | None = None,
+    last: date | None = None,
+    rolling: bool = True,
+) -> pd.DataFrame:
     """Per month (and per `by` group): the monthly point and the rolling 12-month value.
 
     Columns: month (YYYY-MM), <by...>, numerator, denominator, value (the monthly point, restricted
@@ -313,10 +359,21 @@ def trend(ws: Workspace, registry: Registry, metric_id: str, viewer: Viewer,
         for m, too_short in zip(months, short):
             if too_short:
                 # Its lookback reaches before the data: it would be left out of the chart anyway.
-                frames.append(pd.DataFrame([{"month": f"{m:%Y-%m}", "numerator": math.nan,
-                                             "denominator": 0.0, "value": math.nan,
-                                             "suppressed": False}]) if not by else
-                              pd.DataFrame(columns=["month", *by]))
+                frames.append(
+                    pd.DataFrame(
+                        [
+                            {
+                                "month": f"{m:%Y-%m}",
+                                "numerator": math.nan,
+                                "denominator": 0.0,
+                                "value": math.nan,
+                                "suppressed": False,
+                            }
+                        ]
+                    )
+                    if not by
+                    else pd.DataFrame(columns=["month", *by])
+                )
                 continue
             mp = Period(m, month_end(m))
             df = compute_metric(con, monthly_metric, viewer, mp, by, filters)
@@ -327,15 +384,23 @@ def trend(ws: Workspace, registry: Registry, metric_id: str, viewer: Viewer,
                 r = compute_metric(con, metric, viewer, rp, by, filters)
                 r = r[[*by, "numerator", "denominator", "value", "ci_low", "ci_high", "suppressed"]]
                 r = r.rename(columns={c: f"rolling_{c}" for c in r.columns if c not in by})
-                df = df.merge(r, on=by, how="outer") if by else pd.concat(
-                    [df.reset_index(drop=True), r.reset_index(drop=True)], axis=1)
+                df = (
+                    df.merge(r, on=by, how="outer")
+                    if by
+                    else pd.concat([df.reset_index(drop=True), r.reset_index(drop=True)], axis=1)
+                )
             df.insert(0, "month", f"{m:%Y-%m}")
             frames.append(df)
     finally:
         con.close()
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for c in ("rolling_numerator", "rolling_denominator", "rolling_value", "rolling_ci_low",
-              "rolling_ci_high"):
+    for c in (
+        "rolling_numerator",
+        "rolling_denominator",
+        "rolling_value",
+        "rolling_ci_low",
+        "rolling_ci_high",
+    ):
         if c not in out:
             out[c] = np.nan
         out[c] = out[c].astype(float)
@@ -350,8 +415,9 @@ BASELINE_POINTS = 12  # limits from the first 12 charted months, extended forwar
 FREEZE_FROM = 20  # ... when at least 20 months can be judged (otherwise from all of them)
 
 
-def control_chart(metric: Metric, numerators, denominators, target: float | None = None,
-                  incomplete=None) -> dict:
+def control_chart(
+    metric: Metric, numerators, denominators, target: float | None = None, incomplete=None
+) -> dict:
     """The p-chart (Laney p′ when over-dispersed, σz > 1) of monthly points, with the NHS rules.
 
     Incomplete months (claims still arriving, short history) and months with no denominator are
@@ -373,16 +439,30 @@ def control_chart(metric: Metric, numerators, denominators, target: float | None
     if len(judged) >= 3:
         sigma_z = float(stats.p_chart(x, n, laney=True, baseline=baseline)["sigma_z"])
     laney = sigma_z > 1.0
-    res = stats.spc(None, metric.direction, kind="p", numerators=x, denominators=n,
-                    target=target, laney=laney, baseline=baseline)
+    res = stats.spc(
+        None,
+        metric.direction,
+        kind="p",
+        numerators=x,
+        denominators=n,
+        target=target,
+        laney=laney,
+        baseline=baseline,
+    )
     res["laney"] = laney
     res["sigma_z"] = sigma_z
     res["baseline"] = baseline
-    res["method"] = (f"Laney p′ chart (σz = {sigma_z:.2f}: more month-to-month spread than the "
-                     "binomial alone, so limits are widened)" if laney else
-                     f"p-chart (σz = {sigma_z:.2f}: no over-dispersion, binomial limits)")
-    res["method"] += ("; centre and limits from the first 12 charted months, extended forward"
-                      if baseline else "; centre and limits from all charted months")
+    res["method"] = (
+        f"Laney p′ chart (σz = {sigma_z:.2f}: more month-to-month spread than the "
+        "binomial alone, so limits are widened)"
+        if laney
+        else f"p-chart (σz = {sigma_z:.2f}: no over-dispersion, binomial limits)"
+    )
+    res["method"] += (
+        "; centre and limits from the first 12 charted months, extended forward"
+        if baseline
+        else "; centre and limits from all charted months"
+    )
     return res
 
 
@@ -417,27 +497,38 @@ def incomplete_months(ws: Workspace, metric: Metric, months: list[str]) -> list[
     return [x or y for x, y in zip(a, b)]
 
 
-def reading(ws: Workspace, registry: Registry, metric_id: str, viewer: Viewer,
-            filters: dict | None = None, target: float | None = None,
-            series: pd.DataFrame | None = None) -> dict:
+def reading(
+    ws: Workspace,
+    registry: Registry,
+    metric_id: str,
+    viewer: Viewer,
+    filters: dict | None = None,
+    target: float | None = None,
+    series: pd.DataFrame | None = None,
+) -> dict:
     """The p-chart's plain-words reading of a measure's monthly series for a viewer."""
     metric = registry.get(metric_id)
-    df = series if series is not None else trend(ws, registry, metric_id, viewer, filters,
-                                                 rolling=False)
+    df = series if series is not None else trend(ws, registry, metric_id, viewer, filters, rolling=False)
     hidden = df["suppressed"].to_numpy(bool)
     num = np.where(hidden, np.nan, df["numerator"].astype(float))
     den = np.where(hidden, 0.0, df["denominator"].astype(float).fillna(0))
     inc = incomplete_months(ws, metric, list(df["month"]))
     if all(inc):
         lookback = int((metric.options.get("trend") or {}).get("lookback_months") or 0)
-        return {"reading": "not judged", "code": "none", "latest_rules": [], "method": "",
-                "why": f"every month's lookback ({lookback + 1} months) reaches before the first "
-                       "month of data, or its claims are still arriving"}
+        return {
+            "reading": "not judged",
+            "code": "none",
+            "latest_rules": [],
+            "method": "",
+            "why": f"every month's lookback ({lookback + 1} months) reaches before the first "
+            "month of data, or its claims are still arriving",
+        }
     return control_chart(metric, num, den, target, inc)
 
 
 # ------------------------------------------------------------------------------------------------
 # Care gaps
+
 
 def _is_gap(metric: Metric, results: pd.DataFrame) -> pd.Series:
     if metric.direction == "higher":
@@ -453,15 +544,22 @@ def providers(ws: Workspace) -> pd.DataFrame:
     """The roster's clinicians (npi, provider_name, specialty, tin, provider_organization)."""
     con = ws.connect()
     try:
-        return con.execute("SELECT npi, provider_name, specialty, tin, provider_organization "
-                           "FROM provider").df()
+        return con.execute(
+            "SELECT npi, provider_name, specialty, tin, provider_organization FROM provider"
+        ).df()
     finally:
         con.close()
 
 
-def care_gaps(ws: Workspace, registry: Registry, viewer: Viewer, period: Period,
-              metric_ids: list[str] | None = None, filters: dict | None = None,
-              npi: str | None = None) -> pd.DataFrame:
+def care_gaps(
+    ws: Workspace,
+    registry: Registry,
+    viewer: Viewer,
+    period: Period,
+    metric_ids: list[str] | None = None,
+    filters: dict | None = None,
+    npi: str | None = None,
+) -> pd.DataFrame:
     """Open gaps: members in a denominator and not in its numerator (for lower-is-better
     measures, in the numerator: e.g. HbA1c above 9% or not tested), with what would close the gap,
     the attributed PCP and the member's last primary care visit. Member-level: the joint view is
@@ -483,8 +581,18 @@ def care_gaps(ws: Workspace, registry: Registry, viewer: Viewer, period: Period,
             gaps["to_close"] = gap_action(m)
             gaps["gap"] = gaps["gap"] if "gap" in gaps else gaps["detail"]
             frames.append(gaps)
-        cols = ["metric_id", "measure", "person_id", "payer", "organization", "tin", "npi",
-                "to_close", "gap", "detail"]
+        cols = [
+            "metric_id",
+            "measure",
+            "person_id",
+            "payer",
+            "organization",
+            "tin",
+            "npi",
+            "to_close",
+            "gap",
+            "detail",
+        ]
         if not frames:
             return pd.DataFrame(columns=[*cols, "pcp_name", "last_visit"])
         out = pd.concat(frames, ignore_index=True)[cols]
@@ -493,24 +601,30 @@ def care_gaps(ws: Workspace, registry: Registry, viewer: Viewer, period: Period,
         pc = all_value_sets()["primary_care_services"].codes
         con.execute("CREATE OR REPLACE TEMP TABLE gap_pc_codes (code VARCHAR)")
         con.executemany("INSERT INTO gap_pc_codes VALUES (?)", [[c] for c in pc])
-        visits = con.execute("""
+        visits = con.execute(
+            """
             SELECT l.person_id, l.payer, max(l.claim_start_date) AS last_visit
             FROM medical_claim_lines l JOIN gap_persons g USING (person_id)
             WHERE l.hcpcs_code IN (SELECT code FROM gap_pc_codes) AND l.claim_start_date <= $end
-            GROUP BY ALL""", {"end": period.end}).df()
-        names = con.execute("SELECT npi, any_value(provider_name) AS pcp_name FROM provider "
-                            "GROUP BY npi").df()
+            GROUP BY ALL""",
+            {"end": period.end},
+        ).df()
+        names = con.execute(
+            "SELECT npi, any_value(provider_name) AS pcp_name FROM provider GROUP BY npi"
+        ).df()
     finally:
         con.close()
     out = out.merge(visits, on=["person_id", "payer"], how="left")
     out["last_visit"] = [_iso(v) for v in out["last_visit"]]
     out = out.merge(names, on="npi", how="left")
-    return out.sort_values(["measure", "npi", "person_id"], na_position="last",
-                           kind="stable").reset_index(drop=True)
+    return out.sort_values(["measure", "npi", "person_id"], na_position="last", kind="stable").reset_index(
+        drop=True
+    )
 
 
 # ------------------------------------------------------------------------------------------------
 # Composite
+
 
 def _points(metric: Metric, rate: float, target: float) -> float:
     """100 when the rate meets the target; otherwise falling linearly with the shortfall, to 0 at
@@ -521,8 +635,7 @@ def _points(metric: Metric, rate: float, target: float) -> float:
     return max(0.0, 100.0 * (1.0 - short / PARTIAL_SPAN))
 
 
-def quality_composite(ws: Workspace, registry: Registry, terms, viewer: Viewer,
-                      period: Period) -> dict:
+def quality_composite(ws: Workspace, registry: Registry, terms, viewer: Viewer, period: Period) -> dict:
     """The contract's quality composite for `period`.
 
     `terms` is a vbc.terms.ContractTerms (its `measures` give targets and weights, and its
@@ -546,8 +659,11 @@ def quality_composite(ws: Workspace, registry: Registry, terms, viewer: Viewer,
     rows = []
     known = [w for w in wanted if w[0] in registry.metrics]
     missing = [w[0] for w in wanted if w[0] not in registry.metrics]
-    df = engine.compute_metrics(ws, registry, [w[0] for w in known], viewer, period, (), filters) \
-        if known else pd.DataFrame()
+    df = (
+        engine.compute_metrics(ws, registry, [w[0] for w in known], viewer, period, (), filters)
+        if known
+        else pd.DataFrame()
+    )
     for mid, target, weight in known:
         metric = registry.get(mid)
         r = df[df["metric_id"] == mid]
@@ -557,20 +673,49 @@ def quality_composite(ws: Workspace, registry: Registry, terms, viewer: Viewer,
         too_few = den < engine.TOO_FEW
         judged = not (too_few or suppressed or math.isnan(rate))
         met = bool(meets(metric, rate, target)) if judged else None
-        rows.append({"metric_id": mid, "rate": rate, "target": float(target), "met": met,
-                     "weight": float(weight) if judged else 0.0, "contract_weight": float(weight),
-                     "denominator": den, "too_few": too_few, "suppressed": suppressed,
-                     "points": _points(metric, rate, float(target)) if judged else math.nan,
-                     "direction": metric.direction})
-    measures = pd.DataFrame(rows, columns=["metric_id", "rate", "target", "met", "weight",
-                                           "contract_weight", "denominator", "too_few",
-                                           "suppressed", "points", "direction"])
+        rows.append(
+            {
+                "metric_id": mid,
+                "rate": rate,
+                "target": float(target),
+                "met": met,
+                "weight": float(weight) if judged else 0.0,
+                "contract_weight": float(weight),
+                "denominator": den,
+                "too_few": too_few,
+                "suppressed": suppressed,
+                "points": _points(metric, rate, float(target)) if judged else math.nan,
+                "direction": metric.direction,
+            }
+        )
+    measures = pd.DataFrame(
+        rows,
+        columns=[
+            "metric_id",
+            "rate",
+            "target",
+            "met",
+            "weight",
+            "contract_weight",
+            "denominator",
+            "too_few",
+            "suppressed",
+            "points",
+            "direction",
+        ],
+    )
     judged = measures[measures["weight"] > 0]
     if len(judged):
         score = float((judged["points"] * judged["weight"]).sum() / judged["weight"].sum())
         share = float(judged["met"].astype(bool).mean())
     else:
         score, share = 0.0, 0.0
-    return {"score": round(score, 2), "share_meeting_target": share, "measures": measures,
-            "judged": int(len(judged)), "missing": missing,
-            "organization": filters.get("organization"), "period": period.label}
+    return {
+        "score": round(score, 2),
+        "share_meeting_target": share,
+        "measures": measures,
+        "judged": int(len(judged)),
+        "missing": missing,
+        "organization": filters.get("organization"),
+        "period": period.label,
+    }

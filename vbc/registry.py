@@ -4,6 +4,7 @@ A definition is data an analyst can read: what it measures, what it adapts, the 
 person-level rows (person_id, payer, year_month, numerator, denominator), its value sets, target
 and version history. A bad file fails loudly, naming the file and the problem.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -104,8 +105,11 @@ def merge_variant(path: Path, doc: dict, base_doc: dict) -> dict:
                 raise _fail(path, "overrides.constants must be a mapping")
             unknown = set(value) - set(base_doc.get("constants") or {})
             if unknown:
-                raise _fail(path, f"overrides.constants names constant(s) the base does not have: "
-                                  f"{', '.join(sorted(unknown))}")
+                raise _fail(
+                    path,
+                    f"overrides.constants names constant(s) the base does not have: "
+                    f"{', '.join(sorted(unknown))}",
+                )
             merged["constants"] = {**(base_doc.get("constants") or {}), **value}
         else:
             merged[key] = value
@@ -159,8 +163,11 @@ def parse_metric(path: Path, value_set_names: set[str], doc: dict | None = None)
             raise _fail(path, f"SQL uses value set '{name}' which is not listed under value_sets")
     unknown = set(_PARAM_REF.findall(doc["sql"])) - set(PARAMETERS)
     if unknown:
-        raise _fail(path, f"SQL uses unknown parameter(s) {', '.join('$' + u for u in sorted(unknown))}; "
-                          f"allowed: {', '.join('$' + p for p in PARAMETERS)}")
+        raise _fail(
+            path,
+            f"SQL uses unknown parameter(s) {', '.join('$' + u for u in sorted(unknown))}; "
+            f"allowed: {', '.join('$' + p for p in PARAMETERS)}",
+        )
     target = doc.get("target")
     if target is not None and not isinstance(target, (int, float)):
         raise _fail(path, "target must be a number or empty")
@@ -168,14 +175,25 @@ def parse_metric(path: Path, value_set_names: set[str], doc: dict | None = None)
     if history and max(int(h.get("version", 0)) for h in history) != doc["version"]:
         raise _fail(path, "history must have an entry for the current version")
     return Metric(
-        id=doc["id"], name=doc["name"], version=doc["version"], domain=doc["domain"],
-        kind=doc["kind"], direction=doc["direction"], description=str(doc["description"]).strip(),
-        source=source, sql=doc["sql"], value_sets=declared,
-        target=float(target) if target is not None else None, unit=doc.get("unit", ""),
+        id=doc["id"],
+        name=doc["name"],
+        version=doc["version"],
+        domain=doc["domain"],
+        kind=doc["kind"],
+        direction=doc["direction"],
+        description=str(doc["description"]).strip(),
+        source=source,
+        sql=doc["sql"],
+        value_sets=declared,
+        target=float(target) if target is not None else None,
+        unit=doc.get("unit", ""),
         numerator_label=doc.get("numerator_label", "Numerator"),
         denominator_label=doc.get("denominator_label", "Denominator"),
-        history=history, path=path, text=text,
-        variant_of=doc.get("variant_of"), constants=constants,
+        history=history,
+        path=path,
+        text=text,
+        variant_of=doc.get("variant_of"),
+        constants=constants,
         options={k: v for k, v in doc.items() if k in ("trend", "care_gap", "evidence_label")},
         sql_template=doc.get("sql_template", doc["sql"]),
     )
@@ -206,8 +224,9 @@ def check_sql(metric: Metric) -> None:
         raise _fail(metric.path, f"SQL does not run against the marts: {str(exc).splitlines()[0]}") from exc
     missing = [c for c in ROW_COLUMNS if c not in cols]
     if missing:
-        raise _fail(metric.path, f"SQL must return columns {', '.join(ROW_COLUMNS)}; "
-                                 f"missing {', '.join(missing)}")
+        raise _fail(
+            metric.path, f"SQL must return columns {', '.join(ROW_COLUMNS)}; missing {', '.join(missing)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -224,8 +243,9 @@ class Registry:
         return iter(self.metrics.values())
 
 
-def load_registry(metric_dir: Path = METRIC_DIR, value_set_dir: Path = VALUE_SET_DIR,
-                  check: bool = True) -> Registry:
+def load_registry(
+    metric_dir: Path = METRIC_DIR, value_set_dir: Path = VALUE_SET_DIR, check: bool = True
+) -> Registry:
     """Parse and validate every definition; raise MetricDefinitionError naming the bad file."""
     try:
         value_sets = all_value_sets(value_set_dir)
@@ -241,8 +261,11 @@ def load_registry(metric_dir: Path = METRIC_DIR, value_set_dir: Path = VALUE_SET
         if doc.get("variant_of"):
             base = by_id.get(doc["variant_of"])
             if base is None:
-                raise _fail(path, f"variant_of '{doc['variant_of']}' is not a metric definition "
-                                  "(a variant's base must exist and not itself be a variant)")
+                raise _fail(
+                    path,
+                    f"variant_of '{doc['variant_of']}' is not a metric definition "
+                    "(a variant's base must exist and not itself be a variant)",
+                )
             doc = merge_variant(path, doc, base)
         metric = parse_metric(path, set(value_sets), doc)
         if check:
@@ -261,10 +284,16 @@ def render_definition(metric: Metric) -> list[str]:
     constants, and the SQL as it runs (constants substituted)."""
     import textwrap
 
-    lines = [f"id: {metric.id}", f"name: {metric.name}", f"version: {metric.version}",
-             f"direction: {metric.direction} is better", f"unit: {metric.unit}",
-             f"numerator: {metric.numerator_label}", f"denominator: {metric.denominator_label}",
-             f"target: {metric.target}"]
+    lines = [
+        f"id: {metric.id}",
+        f"name: {metric.name}",
+        f"version: {metric.version}",
+        f"direction: {metric.direction} is better",
+        f"unit: {metric.unit}",
+        f"numerator: {metric.numerator_label}",
+        f"denominator: {metric.denominator_label}",
+        f"target: {metric.target}",
+    ]
     lines += ["description:"] + ["  " + x for x in textwrap.wrap(metric.description, 64)]
     if metric.constants:
         lines += ["constants:"] + [f"  {k}: {v}" for k, v in metric.constants.items()]

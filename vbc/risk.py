@@ -13,6 +13,7 @@ Scores are normalized so the average over member months in the scope is 1.0; a g
 PMPM is the scope's PMPM × the group's average normalized score (over its member months), so for
 the whole scope observed = expected and the ratio is exactly 1.0.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,21 +62,26 @@ def computed_scores(ws: Workspace, year: int) -> pd.DataFrame:
         dx_cols = _dx_columns(con)
         unpivot = " UNION ALL ".join(
             f"SELECT person_id, {c} AS dx FROM medical_claim_lines "
-            f"WHERE year(incurred_month) = $yr AND {c} IS NOT NULL" for c in dx_cols)
-        people = con.execute(f"""
+            f"WHERE year(incurred_month) = $yr AND {c} IS NOT NULL"
+            for c in dx_cols
+        )
+        people = con.execute(
+            f"""
             WITH p AS (SELECT DISTINCT person_id FROM member_months WHERE year(year_month) = $yr),
             dx AS (SELECT person_id, list(DISTINCT upper(replace(dx, '.', ''))) AS dx
                    FROM ({unpivot}) GROUP BY person_id)
             SELECT p.person_id, m.gender, m.birth_date, coalesce(dx.dx, []) AS dx
             FROM p JOIN members m USING (person_id) LEFT JOIN dx USING (person_id)
-            ORDER BY 1""", {"yr": year}).df()
+            ORDER BY 1""",
+            {"yr": year},
+        ).df()
     finally:
         con.close()
     model = HCCInFHIR(model_name=HCC_MODEL)
     ref = date(year, 2, 1)  # CMS computes age as of February 1 of the payment year
     scores = []
     cache_by_key: dict = {}
-    for pid, gender, birth, dx in people.itertuples(index=False):
+    for _pid, gender, birth, dx in people.itertuples(index=False):
         sex = "F" if str(gender).lower().startswith("f") else "M"
         if birth is None or (isinstance(birth, float) and math.isnan(birth)) or pd.isna(birth):
             age = 70
@@ -91,8 +97,9 @@ def computed_scores(ws: Workspace, year: int) -> pd.DataFrame:
                 res = model.calculate_from_diagnosis([], Demographics(age=key[0], sex=sex))
                 cache_by_key[key] = float(res.risk_score)
         scores.append(cache_by_key[key])
-    out = pd.DataFrame({"person_id": people["person_id"], "year": year, "risk_score": scores,
-                        "model": HCC_MODEL})
+    out = pd.DataFrame(
+        {"person_id": people["person_id"], "year": year, "risk_score": scores, "model": HCC_MODEL}
+    )
     try:
         ws.state_dir.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp")
@@ -107,8 +114,10 @@ def person_scores(ws: Workspace, years: list[int]) -> tuple[pd.DataFrame, dict[i
     """(person_id, year, risk_score) for the years, and the source of each year's scores."""
     con = ws.connect()
     try:
-        supplied = con.execute("SELECT person_id, year, risk_score, model FROM risk_score "
-                               "WHERE year IN (SELECT unnest($years))", {"years": years}).df()
+        supplied = con.execute(
+            "SELECT person_id, year, risk_score, model FROM risk_score WHERE year IN (SELECT unnest($years))",
+            {"years": years},
+        ).df()
     finally:
         con.close()
     frames, sources = [], {}
@@ -121,14 +130,23 @@ def person_scores(ws: Workspace, years: list[int]) -> tuple[pd.DataFrame, dict[i
         else:
             sources[y] = f"computed: {model_label()}"
             frames.append(computed_scores(ws, y)[["person_id", "year", "risk_score"]])
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["person_id", "year", "risk_score"])
+    df = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["person_id", "year", "risk_score"])
+    )
     df["year"] = df["year"].astype(int)
     return df, sources
 
 
-def _member_months(ws: Workspace, viewer: Viewer, period: Period, organization: str | None,
-                   payer: str | None, with_paid: bool) -> pd.DataFrame:
+def _member_months(
+    ws: Workspace,
+    viewer: Viewer,
+    period: Period,
+    organization: str | None,
+    payer: str | None,
+    with_paid: bool,
+) -> pd.DataFrame:
     from vbc.cost import _scope
 
     scope, params = _scope(viewer, organization, payer)
@@ -141,11 +159,14 @@ def _member_months(ws: Workspace, viewer: Viewer, period: Period, organization: 
                   ON c.person_id = mm.person_id AND c.payer = mm.payer AND c.incurred_month = mm.year_month"""
     con = ws.connect()
     try:
-        return con.execute(f"""
+        return con.execute(
+            f"""
             SELECT mm.person_id, mm.payer, year(mm.year_month) AS year, strftime(mm.year_month, '%Y-%m') AS month,
                    mm.organization, mm.tin, mm.npi {paid}
             FROM member_months mm {join}
-            WHERE mm.year_month BETWEEN $month_start AND $month_end {scope.replace(' organization', ' mm.organization').replace(' payer =', ' mm.payer =')}""", params).df()
+            WHERE mm.year_month BETWEEN $month_start AND $month_end {scope.replace(" organization", " mm.organization").replace(" payer =", " mm.payer =")}""",
+            params,
+        ).df()
     finally:
         con.close()
 
@@ -181,9 +202,15 @@ def average_risk(ws: Workspace, viewer: Viewer, period: Period, organization: st
     return float(sel["normalized"].mean()) if len(sel) else math.nan
 
 
-def risk_adjusted(ws: Workspace, viewer: Viewer, period: Period, by: str = "organization",
-                  organization: str | None = None, payer: str | None = None,
-                  dollars: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+def risk_adjusted(
+    ws: Workspace,
+    viewer: Viewer,
+    period: Period,
+    by: str = "organization",
+    organization: str | None = None,
+    payer: str | None = None,
+    dollars: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, dict]:
     """Observed PMPM, expected PMPM and observed/expected per group, plus a whole-scope row.
 
     The scope is the viewer's (and the filters'); normalization is within the scope, so the
@@ -203,30 +230,47 @@ def risk_adjusted(ws: Workspace, viewer: Viewer, period: Period, by: str = "orga
     df["normalized"] = df["risk_score"] / df.groupby("year")["risk_score"].transform("mean")
     pop_pmpm = df["paid"].sum() / len(df)
     g = df.groupby(df[by].fillna("Unattributed"), dropna=False).agg(
-        persons=("person_id", "nunique"), member_months=("person_id", "size"),
-        paid=("paid", "sum"), risk=("normalized", "mean"), raw_risk=("risk_score", "mean"))
+        persons=("person_id", "nunique"),
+        member_months=("person_id", "size"),
+        paid=("paid", "sum"),
+        risk=("normalized", "mean"),
+        raw_risk=("risk_score", "mean"),
+    )
     g["observed_pmpm"] = g["paid"] / g["member_months"]
     g["expected_pmpm"] = pop_pmpm * g["risk"]
     g["ratio"] = g["observed_pmpm"] / g["expected_pmpm"]
     g = g.reset_index().rename(columns={by: "group"})
-    total = {"group": "All (this view)", "persons": df["person_id"].nunique(), "member_months": len(df),
-             "paid": df["paid"].sum(), "risk": df["normalized"].mean(),
-             "raw_risk": df["risk_score"].mean()}
+    total = {
+        "group": "All (this view)",
+        "persons": df["person_id"].nunique(),
+        "member_months": len(df),
+        "paid": df["paid"].sum(),
+        "risk": df["normalized"].mean(),
+        "raw_risk": df["risk_score"].mean(),
+    }
     total["observed_pmpm"] = total["paid"] / total["member_months"]
     total["expected_pmpm"] = pop_pmpm * total["risk"]
     total["ratio"] = total["observed_pmpm"] / total["expected_pmpm"]
-    out = pd.concat([g.sort_values("member_months", ascending=False), pd.DataFrame([total])],
-                    ignore_index=True)
+    out = pd.concat(
+        [g.sort_values("member_months", ascending=False), pd.DataFrame([total])], ignore_index=True
+    )
     if viewer.suppresses:
-        from vbc.security import is_small
-
         from vbc.engine import _complementary
+        from vbc.security import is_small
 
         hide = out["persons"].map(is_small).astype(bool)
         groups = out.iloc[:-1].assign(denominator=out["member_months"].astype(float), suppressed=hide)
         hide.iloc[:-1] = _complementary(groups, ["group"]).to_numpy()
-        cols = ["persons", "member_months", "paid", "risk", "raw_risk", "observed_pmpm",
-                "expected_pmpm", "ratio"]
+        cols = [
+            "persons",
+            "member_months",
+            "paid",
+            "risk",
+            "raw_risk",
+            "observed_pmpm",
+            "expected_pmpm",
+            "ratio",
+        ]
         out[cols] = out[cols].astype("float64")
         out.loc[hide, cols] = np.nan
         out["suppressed"] = hide

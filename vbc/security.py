@@ -3,6 +3,7 @@
 Entitlement is applied inside the engine's queries (the viewer's organization is a bound query
 parameter on the member months every metric joins to), never by hiding widgets.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ class Viewer:
             raise ValueError("an org viewer needs an organization, and only an org viewer has one")
 
     @classmethod
-    def parse(cls, text: str) -> "Viewer":
+    def parse(cls, text: str) -> Viewer:
         """'payer', 'joint' or 'org:NAME'."""
         text = (text or "").strip()
         if text in ("payer", "joint"):
@@ -43,7 +44,8 @@ class Viewer:
     @property
     def label(self) -> str:
         return {"payer": "Payer (all organizations)", "joint": "Joint view (de-identified)"}.get(
-            self.kind, f"{self.organization}")
+            self.kind, f"{self.organization}"
+        )
 
     @property
     def member_level(self) -> bool:

@@ -5,6 +5,7 @@ the scalar versions call them so there is one implementation of each formula. Ru
 vectors: REFERENCE.md, "Statistical process control" and "Intervals and small numbers"
 (NHS England "Making Data Count", NHSRplotthedots).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,9 +50,8 @@ def _good_side(direction: str) -> int:
 # Intervals
 # ---------------------------------------------------------------------------------------------
 
-def wilson_interval_array(
-    x: ArrayLike, n: ArrayLike, z: float = Z95
-) -> tuple[np.ndarray, np.ndarray]:
+
+def wilson_interval_array(x: ArrayLike, n: ArrayLike, z: float = Z95) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for proportions x/n, elementwise; NaN where n <= 0."""
     x, n = np.broadcast_arrays(_f(x), _f(n))
     if np.any((x < 0) | (x > n)):
@@ -146,6 +146,7 @@ def ratio_interval(
 # Control limits
 # ---------------------------------------------------------------------------------------------
 
+
 def _baseline_slice(length: int, baseline: int | None) -> slice:
     if baseline is None:
         return slice(None)
@@ -154,9 +155,7 @@ def _baseline_slice(length: int, baseline: int | None) -> slice:
     return slice(0, min(int(baseline), length))
 
 
-def xmr_limits(
-    values: ArrayLike, screen: bool = False, baseline: int | None = None
-) -> dict[str, float]:
+def xmr_limits(values: ArrayLike, screen: bool = False, baseline: int | None = None) -> dict[str, float]:
     """XmR (individuals) chart limits: mean ± 2.66·AMR (process) and ± 1.7733·AMR (near).
 
     NaN values are ignored (moving ranges join the observed points either side). `screen` drops
@@ -271,6 +270,7 @@ def u_chart(
 # Special-cause rules and readings
 # ---------------------------------------------------------------------------------------------
 
+
 def _runs(s: np.ndarray, min_len: int) -> list[tuple[int, int, int]]:
     """Maximal runs of equal non-zero values in s with length >= min_len, as (start, stop, sign)."""
     out = []
@@ -310,8 +310,10 @@ def special_causes(
         raise ValueError("run_length and trend_length must be at least 2")
     y = _f(values).ravel()
     size = len(y)
-    c, hi, lo, nhi, nlo = (np.broadcast_to(_f(a), (size,)) if np.ndim(a) == 0 else _f(a).ravel()
-                           for a in (centre, upper, lower, near_upper, near_lower))
+    c, hi, lo, nhi, nlo = (
+        np.broadcast_to(_f(a), (size,)) if np.ndim(a) == 0 else _f(a).ravel()
+        for a in (centre, upper, lower, near_upper, near_lower)
+    )
     for a in (c, hi, lo, nhi, nlo):
         if len(a) != size:
             raise ValueError("centre and limits must be scalars or match values in length")
@@ -327,7 +329,7 @@ def special_causes(
     side_out = np.where(above, 1, np.where(below, -1, 0))
 
     shift = np.zeros(m, dtype=bool)
-    for a, b, sgn in _runs(rel, run_length):
+    for a, b, _sgn in _runs(rel, run_length):
         shift[a:b] = True
 
     trend = np.zeros(m, dtype=bool)
@@ -336,8 +338,8 @@ def special_causes(
         steps = np.sign(np.diff(yv)).astype(int)
         # k equal steps cover k+1 points.
         for a, b, sgn in _runs(steps, trend_length - 1):
-            trend[a:b + 1] = True
-            side_trend[a:b + 1] = sgn
+            trend[a : b + 1] = True
+            side_trend[a : b + 1] = sgn
 
     two = np.zeros(m, dtype=bool)
     side_two = np.zeros(m, dtype=int)
@@ -379,9 +381,7 @@ def _latest_index(*arrays: ArrayLike) -> int | None:
     return int(hits[-1]) if len(hits) else None
 
 
-def variation_reading(
-    values: ArrayLike, flags_dict: dict[str, np.ndarray], direction: str
-) -> dict[str, Any]:
+def variation_reading(values: ArrayLike, flags_dict: dict[str, np.ndarray], direction: str) -> dict[str, Any]:
     """Variation reading for the latest observed (non-NaN) point.
 
     Returns {"reading", "code", "latest_rules", "signals"}; code is "improvement", "concern" or
@@ -396,14 +396,11 @@ def variation_reading(
     if not flags_dict["any"][last]:
         return {"reading": COMMON, "code": "common", "latest_rules": rules, "signals": signals}
     if int(flags_dict["side"][last]) == good:
-        return {"reading": IMPROVEMENT, "code": "improvement", "latest_rules": rules,
-                "signals": signals}
+        return {"reading": IMPROVEMENT, "code": "improvement", "latest_rules": rules, "signals": signals}
     return {"reading": CONCERN, "code": "concern", "latest_rules": rules, "signals": signals}
 
 
-def assurance_reading(
-    upper: ArrayLike, lower: ArrayLike, target: float | None, direction: str
-) -> str | None:
+def assurance_reading(upper: ArrayLike, lower: ArrayLike, target: float | None, direction: str) -> str | None:
     """Whether the process can be relied on to meet a target, from the latest process limits.
 
     "consistently passing" when both limits are strictly on the good side of the target,
@@ -461,8 +458,9 @@ def spc(
         y = _f(values).ravel()
         lim = xmr_limits(y, screen=screen, baseline=baseline)
         size = len(y)
-        centre, upper, lower, nu, nl = (np.full(size, lim[k]) for k in
-                                        ("centre", "upper", "lower", "near_upper", "near_lower"))
+        centre, upper, lower, nu, nl = (
+            np.full(size, lim[k]) for k in ("centre", "upper", "lower", "near_upper", "near_lower")
+        )
         extra["amr"] = lim["amr"]
     elif kind in ("p", "u"):
         if denominators is None:
@@ -481,8 +479,7 @@ def spc(
     else:
         raise ValueError(f"kind must be 'xmr', 'p' or 'u', got {kind!r}")
 
-    flags = special_causes(y, centre, upper, lower, nu, nl,
-                           run_length=run_length, trend_length=trend_length)
+    flags = special_causes(y, centre, upper, lower, nu, nl, run_length=run_length, trend_length=trend_length)
     reading = variation_reading(y, flags, direction)
     return {
         "kind": kind,

@@ -2,6 +2,7 @@
 
 Every key is documented in the README ("Contract terms"). Rates are fractions (0.02 = 2%).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -80,14 +81,31 @@ class ContractTerms:
     path: Path | None = None
 
 
-KNOWN_KEYS = ("contract_id", "payer", "provider_organization", "performance_year", "benchmark",
-              "high_cost_cap", "minimum_savings_rate", "minimum_loss_rate", "shared_savings_rate",
-              "shared_loss_rate", "savings_cap", "loss_cap", "two_sided", "quality", "corridors",
-              "measures", "attribution", "description")
+KNOWN_KEYS = (
+    "contract_id",
+    "payer",
+    "provider_organization",
+    "performance_year",
+    "benchmark",
+    "high_cost_cap",
+    "minimum_savings_rate",
+    "minimum_loss_rate",
+    "shared_savings_rate",
+    "shared_loss_rate",
+    "savings_cap",
+    "loss_cap",
+    "two_sided",
+    "quality",
+    "corridors",
+    "measures",
+    "attribution",
+    "description",
+)
 
 
-def _rate(doc: dict, key: str, where: str, *, allow_mssp: bool = False, required: bool = True,
-          upper: float = 1.0) -> float | str | None:
+def _rate(
+    doc: dict, key: str, where: str, *, allow_mssp: bool = False, required: bool = True, upper: float = 1.0
+) -> float | str | None:
     if key not in doc or doc[key] is None:
         if required:
             raise ContractTermsError(f"{where}: missing required key '{key}'")
@@ -96,11 +114,13 @@ def _rate(doc: dict, key: str, where: str, *, allow_mssp: bool = False, required
     if allow_mssp and value == "mssp":
         return "mssp"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ContractTermsError(f"{where}: '{key}' must be a number"
-                                 + (" or 'mssp'" if allow_mssp else "") + f" (got {value!r})")
+        raise ContractTermsError(
+            f"{where}: '{key}' must be a number" + (" or 'mssp'" if allow_mssp else "") + f" (got {value!r})"
+        )
     if not 0 <= value <= upper:
-        raise ContractTermsError(f"{where}: '{key}' must be between 0 and {upper} (a fraction: "
-                                 f"0.02 means 2%), got {value}")
+        raise ContractTermsError(
+            f"{where}: '{key}' must be between 0 and {upper} (a fraction: 0.02 means 2%), got {value}"
+        )
     return float(value)
 
 
@@ -110,8 +130,10 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
         raise ContractTermsError(f"{where}: expected a mapping of contract keys")
     unknown = sorted(set(map(str, doc)) - set(KNOWN_KEYS))
     if unknown:
-        raise ContractTermsError(f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
-                                 f"{', '.join(KNOWN_KEYS)} (see the README, 'Contract terms')")
+        raise ContractTermsError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
+            f"{', '.join(KNOWN_KEYS)} (see the README, 'Contract terms')"
+        )
     for key in ("contract_id", "payer", "provider_organization", "performance_year", "benchmark"):
         if doc.get(key) in (None, ""):
             raise ContractTermsError(f"{where}: missing required key '{key}'")
@@ -137,9 +159,13 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
             raise ContractTermsError(f"{where}: 'benchmark.trend' must be an annual rate like 0.04")
         ra = b.get("risk_adjustment") or {}
         cap = ra.get("positive_growth_cap") if isinstance(ra, dict) else None
-        benchmark = Benchmark(baseline_start=str(base["start"]), baseline_end=str(base["end"]),
-                              trend=float(trend), risk_adjust=bool(ra),
-                              risk_growth_cap=float(cap) if cap is not None else None)
+        benchmark = Benchmark(
+            baseline_start=str(base["start"]),
+            baseline_end=str(base["end"]),
+            trend=float(trend),
+            risk_adjust=bool(ra),
+            risk_growth_cap=float(cap) if cap is not None else None,
+        )
     else:
         raise ContractTermsError(f"{where}: 'benchmark' needs 'pmpm' or a 'baseline' with 'trend'")
 
@@ -153,8 +179,10 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
         pct = cap.get("percentile")
         if pct is not None and not 50 <= float(pct) < 100:
             raise ContractTermsError(f"{where}: 'high_cost_cap.percentile' must be between 50 and 100")
-        high_cost_cap = HighCostCap(amount=float(cap["amount"]) if cap.get("amount") else None,
-                                    percentile=float(pct) if pct is not None else None)
+        high_cost_cap = HighCostCap(
+            amount=float(cap["amount"]) if cap.get("amount") else None,
+            percentile=float(pct) if pct is not None else None,
+        )
 
     q = doc.get("quality") or {"mode": "none"}
     if not isinstance(q, dict):
@@ -186,8 +214,7 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
             raise ContractTermsError(f"{where}: corridors[{i}] must start where the previous band ends")
         if same and same[-1].upper is None:
             raise ContractTermsError(f"{where}: corridors[{i}] follows an open-ended band")
-        corridors.append(Corridor(lower, upper, float(_rate(c, "rate", f"{where}: corridors[{i}]")),
-                                  side))
+        corridors.append(Corridor(lower, upper, float(_rate(c, "rate", f"{where}: corridors[{i}]")), side))
 
     measures = {}
     for mid, m in (doc.get("measures") or {}).items():
@@ -199,8 +226,9 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
 
     a = doc.get("attribution") or {}
     try:
-        attribution = AttributionSettings(int(a.get("window_months", 12)),
-                                          str(a.get("mode", "retrospective")))
+        attribution = AttributionSettings(
+            int(a.get("window_months", 12)), str(a.get("mode", "retrospective"))
+        )
     except ValueError as exc:
         raise ContractTermsError(f"{where}: attribution: {exc}") from None
 
@@ -208,18 +236,23 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
     if not isinstance(two_sided, bool):
         raise ContractTermsError(f"{where}: 'two_sided' must be true or false")
     return ContractTerms(
-        contract_id=str(doc["contract_id"]), payer=str(doc["payer"]),
-        provider_organization=str(doc["provider_organization"]), performance_year=year,
+        contract_id=str(doc["contract_id"]),
+        payer=str(doc["payer"]),
+        provider_organization=str(doc["provider_organization"]),
+        performance_year=year,
         benchmark=benchmark,
         minimum_savings_rate=_rate(doc, "minimum_savings_rate", where, allow_mssp=True),
-        minimum_loss_rate=_rate(doc, "minimum_loss_rate", where, allow_mssp=True,
-                                required=two_sided) or 0.0,
+        minimum_loss_rate=_rate(doc, "minimum_loss_rate", where, allow_mssp=True, required=two_sided) or 0.0,
         shared_savings_rate=_rate(doc, "shared_savings_rate", where),
         shared_loss_rate=_rate(doc, "shared_loss_rate", where, required=two_sided) or 0.0,
         savings_cap=_rate(doc, "savings_cap", where, required=False),
         loss_cap=_rate(doc, "loss_cap", where, required=False),
-        two_sided=two_sided, quality=quality, high_cost_cap=high_cost_cap,
-        corridors=tuple(corridors), measures=measures, attribution=attribution,
+        two_sided=two_sided,
+        quality=quality,
+        high_cost_cap=high_cost_cap,
+        corridors=tuple(corridors),
+        measures=measures,
+        attribution=attribution,
     )
 
 
@@ -244,3 +277,24 @@ def contracts_for(data_dir: Path | str) -> list[ContractTerms]:
     """Contracts that go with an extract: `<data_dir>/contracts/*.yaml` (demo data ships its own)."""
     folder = Path(data_dir) / "contracts"
     return contracts(folder) if folder.is_dir() else []
+
+
+def workspace_contracts(ws) -> list[ContractTerms]:
+    """The one lookup of a workspace's contracts: `<data>/contracts/*.yaml`, else, for demo data
+    without its own folder, the shipped demo contracts; ordered by organization and year."""
+    found = contracts_for(ws.data_dir)
+    if not found and ws.is_demo:
+        found = contracts()
+    return sorted(found, key=lambda t: (t.provider_organization, t.performance_year))
+
+
+def contract_of(ws, organization: str | None, year: int | None = None) -> ContractTerms | None:
+    """The contract of `organization` for performance year `year` when there is one, else its
+    latest; None without an organization or a contract."""
+    if not organization:
+        return None
+    mine = [c for c in workspace_contracts(ws) if c.provider_organization == organization]
+    if not mine:
+        return None
+    same = [c for c in mine if year is not None and c.performance_year == year]
+    return same[0] if same else max(mine, key=lambda c: c.performance_year)

@@ -1,15 +1,28 @@
 """Value sets: code lists shipped as YAML files under metrics/value_sets/, each with its source."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
 
 VALUE_SET_DIR = Path(__file__).resolve().parent.parent / "metrics" / "value_sets"
-CODE_SYSTEMS = ("hcpcs", "cpt", "icd10cm", "icd10pcs", "loinc", "ndc", "revenue", "pos",
-                "bill_type", "drg", "specialty", "disposition")
+CODE_SYSTEMS = (
+    "hcpcs",
+    "cpt",
+    "icd10cm",
+    "icd10pcs",
+    "loinc",
+    "ndc",
+    "revenue",
+    "pos",
+    "bill_type",
+    "drg",
+    "specialty",
+    "disposition",
+)
 
 
 @dataclass(frozen=True)
@@ -46,11 +59,17 @@ def _parse(path: Path) -> ValueSet:
         codes.append(str(code).replace(".", "").strip())
     if not codes:
         raise ValueSetError(f"{path.name}: has no codes")
-    return ValueSet(doc["name"], str(doc["description"]).strip(), str(doc["source"]).strip(),
-                    doc["code_system"], tuple(codes), path)
+    return ValueSet(
+        doc["name"],
+        str(doc["description"]).strip(),
+        str(doc["source"]).strip(),
+        doc["code_system"],
+        tuple(codes),
+        path,
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_all(directory: str) -> dict[str, ValueSet]:
     return {p.stem: _parse(p) for p in sorted(Path(directory).glob("*.yaml"))}
 

@@ -3,6 +3,7 @@
 Marts are built into a new DuckDB file and swapped in with an atomic rename only when validation
 and the build succeed, so a failed build leaves the last good one serving.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +11,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -78,7 +79,7 @@ class Workspace:
     state_dir: Path
 
     @classmethod
-    def open(cls, data_dir: Path | str) -> "Workspace":
+    def open(cls, data_dir: Path | str) -> Workspace:
         data_dir = Path(data_dir).resolve()
         return cls(data_dir, state_dir_for(data_dir))
 
@@ -146,18 +147,21 @@ class Workspace:
                     meta = {
                         **facts,
                         "data_fingerprint": data_fingerprint(self.data_dir),
-                        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                         "data_dir": str(self.data_dir),
                         "demo": self.is_demo,
                         "signature": signature,
                         "findings": json.loads(report.to_json()),
                     }
-                    con.execute("CREATE TABLE build_meta AS SELECT $meta AS meta",
-                                {"meta": json.dumps(meta, default=str)})
+                    con.execute(
+                        "CREATE TABLE build_meta AS SELECT $meta AS meta",
+                        {"meta": json.dumps(meta, default=str)},
+                    )
                     # Raw staging views point at the extract files; the mart must not need them.
                     for (name,) in con.execute(
-                            "SELECT view_name FROM duckdb_views() WHERE NOT internal "
-                            "AND view_name LIKE 'raw\\_%' ESCAPE '\\'").fetchall():
+                        "SELECT view_name FROM duckdb_views() WHERE NOT internal "
+                        "AND view_name LIKE 'raw\\_%' ESCAPE '\\'"
+                    ).fetchall():
                         con.execute(f'DROP VIEW IF EXISTS "{name}"')
                     con.execute("CHECKPOINT")
             finally:
@@ -173,9 +177,15 @@ class Workspace:
             for leftover in (tmp, Path(str(tmp) + ".wal")):
                 if leftover.exists():
                     leftover.unlink()
-        self._write(ATTEMPT_META, {"ok": meta is not None, "signature": signature,
-                                   "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                   "findings": json.loads(report.to_json())})
+        self._write(
+            ATTEMPT_META,
+            {
+                "ok": meta is not None,
+                "signature": signature,
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "findings": json.loads(report.to_json()),
+            },
+        )
         return BuildResult(meta is not None, report, meta, time.perf_counter() - started)
 
     def ensure_built(self) -> BuildResult | None:
@@ -187,6 +197,8 @@ class Workspace:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection to the last good build."""
         if not self.good:
-            raise NoBuildError(f"no successful build for {self.data_dir}; run `python -m vbc build "
-                               f"--data {self.data_dir}` to see what is wrong")
+            raise NoBuildError(
+                f"no successful build for {self.data_dir}; run `python -m vbc build "
+                f"--data {self.data_dir}` to see what is wrong"
+            )
         return duckdb.connect(str(self.mart_path), read_only=True)

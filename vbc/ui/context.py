@@ -4,6 +4,7 @@ Choices that should survive a reload or be shareable (viewer, period, payer, org
 the URL's query parameters. Cached engine results are keyed by the build, the viewer and every
 argument, so they never cross viewers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -85,20 +86,44 @@ def payers(data_dir: str, build_id: str) -> list[str]:
 
 
 @st.cache_data(show_spinner="Computing…")
-def metric_frame(data_dir: str, build_id: str, definitions: str, viewer_key: str,
-                 metric_ids: tuple[str, ...], start: date, end: date, by: tuple[str, ...],
-                 filters: tuple[tuple[str, str | None], ...]) -> pd.DataFrame:
+def metric_frame(
+    data_dir: str,
+    build_id: str,
+    definitions: str,
+    viewer_key: str,
+    metric_ids: tuple[str, ...],
+    start: date,
+    end: date,
+    by: tuple[str, ...],
+    filters: tuple[tuple[str, str | None], ...],
+) -> pd.DataFrame:
     # Every argument is part of the cache key: the viewer included, so results never cross viewers.
-    return engine.compute_metrics(Workspace.open(data_dir), registry(), list(metric_ids),
-                                  Viewer.parse(viewer_key), Period(start, end), list(by), dict(filters))
+    return engine.compute_metrics(
+        Workspace.open(data_dir),
+        registry(),
+        list(metric_ids),
+        Viewer.parse(viewer_key),
+        Period(start, end),
+        list(by),
+        dict(filters),
+    )
 
 
-def metrics(ctx: Context, metric_ids: list[str], by: list[str] = (), period: Period | None = None
-            ) -> pd.DataFrame:
+def metrics(
+    ctx: Context, metric_ids: list[str], by: list[str] = (), period: Period | None = None
+) -> pd.DataFrame:
     p = period or ctx.period
-    return metric_frame(str(ctx.ws.data_dir), ctx.build_id, ctx.registry.fingerprint, ctx.viewer.key,
-                        tuple(metric_ids), p.start, p.end, tuple(by),
-                        tuple(sorted(ctx.filters.items())))
+    return metric_frame(
+        str(ctx.ws.data_dir),
+        ctx.build_id,
+        ctx.registry.fingerprint,
+        ctx.viewer.key,
+        tuple(metric_ids),
+        p.start,
+        p.end,
+        tuple(by),
+        tuple(sorted(ctx.filters.items())),
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -123,9 +148,15 @@ def _viewer_choice(orgs: list[str]) -> Viewer:
     for org in orgs:
         labels[f"org:{org}"] = f"Provider — {org}"
     keys = list(labels)
-    key = _choice("Viewing as", keys, "viewer", "payer", format_func=labels.get,
-                  help="Until sign-in exists, choose whose view to see. A provider organization "
-                       "sees only its own members; the joint view is de-identified.")
+    key = _choice(
+        "Viewing as",
+        keys,
+        "viewer",
+        "payer",
+        format_func=labels.get,
+        help="Until sign-in exists, choose whose view to see. A provider organization "
+        "sees only its own members; the joint view is de-identified.",
+    )
     return Viewer.parse(key)
 
 
@@ -134,8 +165,13 @@ def _period_choice(full: Period) -> Period:
     options = [str(y) for y in years] + ["All months"]
     complete = [y for y in years if date(y, 1, 1) >= full.start and date(y, 12, 31) <= full.end]
     default = str(complete[0]) if complete else options[0]
-    choice = _choice("Performance period", options, "period", default,
-                     help="A calendar performance year, clipped to the months the data covers.")
+    choice = _choice(
+        "Performance period",
+        options,
+        "period",
+        default,
+        help="A calendar performance year, clipped to the months the data covers.",
+    )
     if choice == "All months":
         return full
     y = int(choice)
@@ -157,8 +193,9 @@ def load() -> Context | None:
         return None
     if not ws.good:
         report = ws.failed_report
-        st.error(f"The extracts in `{ws.data_dir}` could not be built, and there is no earlier good "
-                 "build to show.")
+        st.error(
+            f"The extracts in `{ws.data_dir}` could not be built, and there is no earlier good build to show."
+        )
         if report is not None:
             st.dataframe(pd.DataFrame([f.__dict__ for f in report.findings]), hide_index=True)
         return None
@@ -175,10 +212,15 @@ def load() -> Context | None:
     else:
         organization = _choice("Organization", [ALL, *orgs], "org", ALL)
     return Context(
-        ws=ws, registry=reg, viewer=viewer, period=period,
+        ws=ws,
+        registry=reg,
+        viewer=viewer,
+        period=period,
         payer=None if payer == ALL else payer,
         organization=None if organization in (None, ALL) else organization,
-        stamp=engine.stamp(ws, reg), build_id=build_id, failed_report=ws.failed_report,
+        stamp=engine.stamp(ws, reg),
+        build_id=build_id,
+        failed_report=ws.failed_report,
     )
 
 

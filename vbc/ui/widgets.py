@@ -3,6 +3,7 @@
 Charts use the Okabe-Ito colour-blind-safe palette; common-cause points stay grey, and only SPC
 signals get colour (blue improvement, orange concern), so noise is never coloured as good or bad.
 """
+
 from __future__ import annotations
 
 import io
@@ -41,12 +42,15 @@ def header(ctx: Context, title: str) -> None:
             f"**Paid through** {s['paid_through']} · **Incurred through** {s['incurred_through']}  \n"
             f"**Fingerprint** `{s['fingerprint']}` · period {ctx.period.label}",
             help="Two people who see the same fingerprint are looking at the same numbers: it hashes "
-                 "the input extracts and the metric definitions.")
+            "the input extracts and the metric definitions.",
+        )
     if ctx.failed_report is not None:
         st.warning(
             f"The newest extracts failed validation ({len(ctx.failed_report.errors)} error(s)); "
             f"these pages still show the last good build from {ctx.ws.good.get('built_at')}. "
-            "See Data health for what is wrong.", icon=":material/warning:")
+            "See Data health for what is wrong.",
+            icon=":material/warning:",
+        )
 
 
 def format_value(metric: Metric, value: float | None) -> str:
@@ -82,7 +86,8 @@ def metric_tile(metric: Metric, row: pd.Series | None) -> None:
         st.caption(
             f"95% interval {interval_text(metric, row['ci_low'], row['ci_high'])}"
             f" · {metric.denominator_label.lower()}: {format_count(row['denominator'])}"
-            + (" · **too few to judge**" if row.get("too_few") else ""))
+            + (" · **too few to judge**" if row.get("too_few") else "")
+        )
 
 
 def definition_source(metric: Metric) -> None:
@@ -109,15 +114,18 @@ def table_for_display(metric: Metric, df: pd.DataFrame, by: list[str]) -> pd.Dat
         out[b.capitalize() if b != "npi" else "PCP NPI"] = df[b].fillna("Unattributed")
     out[metric.numerator_label] = [
         "suppressed" if s else format_count(v) if metric.kind != "pmpm" else f"${v:,.0f}"
-        for v, s in zip(df["numerator"], df["suppressed"])]
+        for v, s in zip(df["numerator"], df["suppressed"])
+    ]
     out[metric.denominator_label] = [
-        "suppressed" if s else format_count(v) for v, s in zip(df["denominator"], df["suppressed"])]
-    out["Value"] = ["suppressed" if s else format_value(metric, v)
-                    for v, s in zip(df["value"], df["suppressed"])]
-    out["95% interval"] = [interval_text(metric, lo, hi, s)
-                           for lo, hi, s in zip(df["ci_low"], df["ci_high"], df["suppressed"])]
+        "suppressed" if s else format_count(v) for v, s in zip(df["denominator"], df["suppressed"])
+    ]
+    out["Value"] = [
+        "suppressed" if s else format_value(metric, v) for v, s in zip(df["value"], df["suppressed"])
+    ]
+    out["95% interval"] = [
+        interval_text(metric, lo, hi, s) for lo, hi, s in zip(df["ci_low"], df["ci_high"], df["suppressed"])
+    ]
     return out
-
 
 
 def point_colours(metric: Metric, flags: dict, incomplete) -> list[str]:
@@ -133,10 +141,20 @@ def point_colours(metric: Metric, flags: dict, incomplete) -> list[str]:
             out.append(GREY)
     return out
 
-def spc_chart(metric: Metric, months: list[str], values: list[float], *,
-              kind: str = "xmr", numerators=None, denominators=None,
-              incomplete: list[bool] | None = None, target: float | None = None,
-              y_title: str | None = None, key: str | None = None) -> dict:
+
+def spc_chart(
+    metric: Metric,
+    months: list[str],
+    values: list[float],
+    *,
+    kind: str = "xmr",
+    numerators=None,
+    denominators=None,
+    incomplete: list[bool] | None = None,
+    target: float | None = None,
+    y_title: str | None = None,
+    key: str | None = None,
+) -> dict:
     """Plot a statistical process control chart and state its reading in plain words.
 
     Incomplete months (claims still arriving) are drawn hollow and left out of the limits and rules,
@@ -145,49 +163,93 @@ def spc_chart(metric: Metric, months: list[str], values: list[float], *,
     values = np.asarray(values, dtype=float)
     incomplete = np.asarray(incomplete if incomplete is not None else [False] * len(values))
     used = np.where(incomplete, np.nan, values)
-    res = stats.spc(used, metric.direction, kind=kind,
-                    numerators=None if numerators is None else np.where(incomplete, np.nan, numerators),
-                    denominators=None if denominators is None else np.where(incomplete, 0, denominators),
-                    target=target)
+    res = stats.spc(
+        used,
+        metric.direction,
+        kind=kind,
+        numerators=None if numerators is None else np.where(incomplete, np.nan, numerators),
+        denominators=None if denominators is None else np.where(incomplete, 0, denominators),
+        target=target,
+    )
     flags = res["flags"]
     colours = point_colours(metric, flags, incomplete)
     fig = go.Figure()
-    for name, arr, dash in (("Upper process limit", res["upper"], "dash"),
-                            ("Lower process limit", res["lower"], "dash")):
-        fig.add_trace(go.Scatter(x=months, y=np.asarray(arr, dtype=float), mode="lines", name=name,
-                                 line=dict(color=LIMIT, dash=dash, width=1.5), hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=months, y=np.asarray(res["centre"], dtype=float), mode="lines",
-                             name="Centre (mean)", line=dict(color=INK, width=1.5)))
-    fig.add_trace(go.Scatter(
-        x=months, y=values, mode="lines+markers", name=metric.name,
-        line=dict(color=GREY, width=2),
-        marker=dict(size=11, color=colours, line=dict(color=INK, width=1.5)),
-        customdata=np.array(["incomplete (claims still arriving)" if inc else "" for inc in incomplete]),
-        hovertemplate="%{x}: %{y:,.2f} %{customdata}<extra></extra>"))
+    for name, arr, dash in (
+        ("Upper process limit", res["upper"], "dash"),
+        ("Lower process limit", res["lower"], "dash"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=months,
+                y=np.asarray(arr, dtype=float),
+                mode="lines",
+                name=name,
+                line=dict(color=LIMIT, dash=dash, width=1.5),
+                hoverinfo="skip",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=np.asarray(res["centre"], dtype=float),
+            mode="lines",
+            name="Centre (mean)",
+            line=dict(color=INK, width=1.5),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=values,
+            mode="lines+markers",
+            name=metric.name,
+            line=dict(color=GREY, width=2),
+            marker=dict(size=11, color=colours, line=dict(color=INK, width=1.5)),
+            customdata=np.array(["incomplete (claims still arriving)" if inc else "" for inc in incomplete]),
+            hovertemplate="%{x}: %{y:,.2f} %{customdata}<extra></extra>",
+        )
+    )
     if target is not None:
-        fig.add_hline(y=target, line=dict(color=BLUE, dash="dot", width=2),
-                      annotation_text=f"Target {format_value(metric, target)}",
-                      annotation_font=FONT)
+        fig.add_hline(
+            y=target,
+            line=dict(color=BLUE, dash="dot", width=2),
+            annotation_text=f"Target {format_value(metric, target)}",
+            annotation_font=FONT,
+        )
     if incomplete.any():
         first = int(np.argmax(incomplete))
-        fig.add_vrect(x0=months[first], x1=months[-1], fillcolor="#DDDDDD", opacity=0.35, line_width=0,
-                      annotation_text="incomplete: claims still arriving", annotation_position="top left",
-                      annotation_font=dict(size=14))
+        fig.add_vrect(
+            x0=months[first],
+            x1=months[-1],
+            fillcolor="#DDDDDD",
+            opacity=0.35,
+            line_width=0,
+            annotation_text="incomplete: claims still arriving",
+            annotation_position="top left",
+            annotation_font=dict(size=14),
+        )
     fig.update_layout(
-        height=430, margin=dict(l=10, r=10, t=30, b=10), font=FONT, plot_bgcolor="white",
+        height=430,
+        margin=dict(l=10, r=10, t=30, b=10),
+        font=FONT,
+        plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=13)),
         yaxis=dict(title=y_title or metric.unit, gridcolor="#EEEEEE", tickformat=",.0f"),
-        xaxis=dict(title=None, gridcolor="#F5F5F5"))
+        xaxis=dict(title=None, gridcolor="#F5F5F5"),
+    )
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
     trial = " Limits are *trial* (fewer than 12 points)." if res["trial"] else ""
     rules = f" ({', '.join(res['latest_rules'])})" if res["latest_rules"] else ""
-    st.markdown(f"**Reading:** {res['reading']}{rules}.{trial}"
-                + (f" **Against target:** {res['assurance']}." if res.get("assurance") else ""))
+    st.markdown(
+        f"**Reading:** {res['reading']}{rules}.{trial}"
+        + (f" **Against target:** {res['assurance']}." if res.get("assurance") else "")
+    )
     return res
 
 
-def csv_download(df: pd.DataFrame, stamp: dict, file_name: str, label: str = "Download CSV",
-                 key: str | None = None) -> None:
+def csv_download(
+    df: pd.DataFrame, stamp: dict, file_name: str, label: str = "Download CSV", key: str | None = None
+) -> None:
     """CSV export carrying the same stamp as the page."""
     out = df.copy()
     for k in ("paid_through", "incurred_through", "fingerprint"):
@@ -197,48 +259,108 @@ def csv_download(df: pd.DataFrame, stamp: dict, file_name: str, label: str = "Do
     st.download_button(label, buf.getvalue(), file_name=file_name, mime="text/csv", key=key)
 
 
-def completion_chart(months: list[str], raw: list[float], completed: list[float], low: list[float],
-                     high: list[float], incomplete: list[bool], *, benchmark: float | None = None,
-                     benchmark_label: str = "Benchmark", y_title: str = "dollars per member month",
-                     paid_through: str | None = None, key: str | None = None) -> None:
+def completion_chart(
+    months: list[str],
+    raw: list[float],
+    completed: list[float],
+    low: list[float],
+    high: list[float],
+    incomplete: list[bool],
+    *,
+    benchmark: float | None = None,
+    benchmark_label: str = "Benchmark",
+    y_title: str = "dollars per member month",
+    paid_through: str | None = None,
+    key: str | None = None,
+) -> None:
     """Raw and completed values side by side: completed (bold, with its range) is the number to
     read; raw (thin, dashed) shows what has been paid so far. Incomplete months are shaded, so a
     raw drop in the last months is never shown on its own as a fall."""
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=months, y=high, mode="lines", line=dict(width=0), showlegend=False,
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=months, y=low, mode="lines", line=dict(width=0), fill="tonexty",
-                             fillcolor="rgba(0,114,178,0.18)", name="Completion range (95%)",
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=months, y=raw, mode="lines+markers", name="Raw (paid so far)",
-                             line=dict(color=GREY, width=2, dash="dash"), marker=dict(size=7),
-                             hovertemplate="%{x}: raw %{y:$,.2f}<extra></extra>"))
-    fig.add_trace(go.Scatter(x=months, y=completed, mode="lines+markers", name="Completed (estimate)",
-                             line=dict(color=BLUE, width=4), marker=dict(size=10),
-                             hovertemplate="%{x}: completed %{y:$,.2f}<extra></extra>"))
+    fig.add_trace(
+        go.Scatter(x=months, y=high, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip")
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=low,
+            mode="lines",
+            line=dict(width=0),
+            fill="tonexty",
+            fillcolor="rgba(0,114,178,0.18)",
+            name="Completion range (95%)",
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=raw,
+            mode="lines+markers",
+            name="Raw (paid so far)",
+            line=dict(color=GREY, width=2, dash="dash"),
+            marker=dict(size=7),
+            hovertemplate="%{x}: raw %{y:$,.2f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=completed,
+            mode="lines+markers",
+            name="Completed (estimate)",
+            line=dict(color=BLUE, width=4),
+            marker=dict(size=10),
+            hovertemplate="%{x}: completed %{y:$,.2f}<extra></extra>",
+        )
+    )
     if benchmark is not None:
-        fig.add_hline(y=benchmark, line=dict(color=ORANGE, dash="dot", width=3),
-                      annotation_text=f"{benchmark_label} ${benchmark:,.2f}", annotation_font=FONT,
-                      annotation_position="top left")
+        fig.add_hline(
+            y=benchmark,
+            line=dict(color=ORANGE, dash="dot", width=3),
+            annotation_text=f"{benchmark_label} ${benchmark:,.2f}",
+            annotation_font=FONT,
+            annotation_position="top left",
+        )
     inc = [i for i, flag in enumerate(incomplete) if flag]
     if inc:
         text = "incomplete: claims still arriving"
         if paid_through:
             text += f" (paid through {paid_through})"
-        fig.add_vrect(x0=months[inc[0]], x1=months[-1], fillcolor="#DDDDDD", opacity=0.4, line_width=0,
-                      annotation_text=text, annotation_position="top left", annotation_font=dict(size=14))
+        fig.add_vrect(
+            x0=months[inc[0]],
+            x1=months[-1],
+            fillcolor="#DDDDDD",
+            opacity=0.4,
+            line_width=0,
+            annotation_text=text,
+            annotation_position="top left",
+            annotation_font=dict(size=14),
+        )
     fig.update_layout(
-        height=440, margin=dict(l=10, r=10, t=30, b=10), font=FONT, plot_bgcolor="white",
+        height=440,
+        margin=dict(l=10, r=10, t=30, b=10),
+        font=FONT,
+        plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=14)),
         yaxis=dict(title=y_title, gridcolor="#EEEEEE", tickformat="$,.0f", rangemode="tozero"),
-        xaxis=dict(title=None, gridcolor="#F5F5F5", type="category", nticks=12))
+        xaxis=dict(title=None, gridcolor="#F5F5F5", type="category", nticks=12),
+    )
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 
-def p_chart_with_trend(metric: Metric, months: list[str], res: dict, *, rolling=None,
-                       target: float | None = None, target_label: str = "Target",
-                       incomplete=None, incomplete_label: str = "left out of the limits",
-                       key: str | None = None) -> None:
+def p_chart_with_trend(
+    metric: Metric,
+    months: list[str],
+    res: dict,
+    *,
+    rolling=None,
+    target: float | None = None,
+    target_label: str = "Target",
+    incomplete=None,
+    incomplete_label: str = "left out of the limits",
+    key: str | None = None,
+) -> None:
     """A p-chart of monthly proportions (limits per point from its own denominator, precomputed
     by vbc.stats.spc / vbc.quality.control_chart) with an optional rolling 12-month line.
 
@@ -251,34 +373,79 @@ def p_chart_with_trend(metric: Metric, months: list[str], res: dict, *, rolling=
     colours = point_colours(metric, flags, incomplete)
     lim = lambda a: np.where(incomplete, np.nan, np.asarray(a, dtype=float))  # noqa: E731
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=months, y=lim(res["upper"]), mode="lines", name="Process limits (3σ)",
-                             line=dict(color=LIMIT, dash="dash", width=1.5, shape="hvh"),
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=months, y=lim(res["lower"]), mode="lines", showlegend=False,
-                             line=dict(color=LIMIT, dash="dash", width=1.5, shape="hvh"),
-                             hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=months, y=np.asarray(res["centre"], dtype=float), mode="lines",
-                             name="Centre (mean)", line=dict(color=INK, width=1.5)))
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=lim(res["upper"]),
+            mode="lines",
+            name="Process limits (3σ)",
+            line=dict(color=LIMIT, dash="dash", width=1.5, shape="hvh"),
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=lim(res["lower"]),
+            mode="lines",
+            showlegend=False,
+            line=dict(color=LIMIT, dash="dash", width=1.5, shape="hvh"),
+            hoverinfo="skip",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=np.asarray(res["centre"], dtype=float),
+            mode="lines",
+            name="Centre (mean)",
+            line=dict(color=INK, width=1.5),
+        )
+    )
     if rolling is not None:
-        fig.add_trace(go.Scatter(x=months, y=np.asarray(rolling, dtype=float), mode="lines",
-                                 name="Rolling 12 months", line=dict(color=BLUE, width=3, dash="dot"),
-                                 hovertemplate="%{x}: rolling 12 months %{y:.1%}<extra></extra>"))
-    fig.add_trace(go.Scatter(
-        x=months, y=values, mode="lines+markers", name="Month on its own",
-        line=dict(color=GREY, width=2),
-        marker=dict(size=11, color=colours, line=dict(color=INK, width=1.5)),
-        customdata=np.array([incomplete_label if inc else "" for inc in incomplete]),
-        hovertemplate="%{x}: %{y:.1%} %{customdata}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=months,
+                y=np.asarray(rolling, dtype=float),
+                mode="lines",
+                name="Rolling 12 months",
+                line=dict(color=BLUE, width=3, dash="dot"),
+                hovertemplate="%{x}: rolling 12 months %{y:.1%}<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=months,
+            y=values,
+            mode="lines+markers",
+            name="Month on its own",
+            line=dict(color=GREY, width=2),
+            marker=dict(size=11, color=colours, line=dict(color=INK, width=1.5)),
+            customdata=np.array([incomplete_label if inc else "" for inc in incomplete]),
+            hovertemplate="%{x}: %{y:.1%} %{customdata}<extra></extra>",
+        )
+    )
     if target is not None:
-        fig.add_hline(y=target, line=dict(color=INK, dash="dot", width=2),
-                      annotation_text=f"{target_label} {format_value(metric, target)}",
-                      annotation_font=FONT, annotation_position="top left")
+        fig.add_hline(
+            y=target,
+            line=dict(color=INK, dash="dot", width=2),
+            annotation_text=f"{target_label} {format_value(metric, target)}",
+            annotation_font=FONT,
+            annotation_position="top left",
+        )
     fig.update_layout(
-        height=460, margin=dict(l=10, r=10, t=40, b=10), font=FONT, plot_bgcolor="white",
+        height=460,
+        margin=dict(l=10, r=10, t=40, b=10),
+        font=FONT,
+        plot_bgcolor="white",
         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=14)),
-        yaxis=dict(title="Rate" + (" (lower is better)" if metric.direction == "lower" else ""),
-                   gridcolor="#EEEEEE", tickformat=".0%"),
-        xaxis=dict(title=None, gridcolor="#F5F5F5", type="category"))
+        yaxis=dict(
+            title="Rate" + (" (lower is better)" if metric.direction == "lower" else ""),
+            gridcolor="#EEEEEE",
+            tickformat=".0%",
+        ),
+        xaxis=dict(title=None, gridcolor="#F5F5F5", type="category"),
+    )
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 
@@ -304,6 +471,10 @@ def diff_html(lines: list[tuple[str, bool]]) -> str:
     rows = []
     for text, changed in lines:
         style = "background:#FFE8B3;font-weight:600;" if changed else ""
-        rows.append(f'<div style="{style}white-space:pre-wrap;min-height:1.3em">{html.escape(text) or "&nbsp;"}</div>')
-    return ('<div style="font-family:monospace;font-size:14px;border:1px solid #DDD;padding:8px;'
-            'border-radius:6px;overflow-x:auto">' + "".join(rows) + "</div>")
+        rows.append(
+            f'<div style="{style}white-space:pre-wrap;min-height:1.3em">{html.escape(text) or "&nbsp;"}</div>'
+        )
+    return (
+        '<div style="font-family:monospace;font-size:14px;border:1px solid #DDD;padding:8px;'
+        'border-radius:6px;overflow-x:auto">' + "".join(rows) + "</div>"
+    )
