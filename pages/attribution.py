@@ -1,52 +1,15 @@
 """Attribution: who counts for each organization, why, and who was gained or lost each month."""
 
-from datetime import date
-
 import plotly.express as px
 import streamlit as st
 
-from vbc import attribution
+from vbc import attribution, charts
 from vbc.attribution import AttributionSettings
 from vbc.security import NotEntitled
 from vbc.ui import context, widgets
 
 ctx = context.current()
 widgets.header(ctx, "Attribution")
-
-
-@st.cache_data(show_spinner="Attributing…")
-def _data(
-    data_dir: str,
-    build_id: str,
-    viewer_key: str,
-    start: date,
-    end: date,
-    window: int,
-    mode: str,
-    by: tuple[str, ...],
-) -> dict:
-    from vbc.security import Viewer
-    from vbc.workspace import Workspace
-
-    return attribution.page_data(
-        Workspace.open(data_dir), Viewer.parse(viewer_key), start, end, AttributionSettings(window, mode), by
-    )
-
-
-@st.cache_data(show_spinner=False)
-def _lookup(
-    data_dir: str, build_id: str, viewer_key: str, person_id: str, month: date, window: int, mode: str
-) -> dict | None:
-    from vbc.security import Viewer
-    from vbc.workspace import Workspace
-
-    return attribution.lookup(
-        Workspace.open(data_dir),
-        Viewer.parse(viewer_key),
-        person_id,
-        month,
-        AttributionSettings(window, mode),
-    )
 
 
 c1, c2, c3 = st.columns(3)
@@ -69,15 +32,13 @@ with c3:
     }
     level = st.radio("Count by", list(levels), horizontal=True, key="attr_level")
 
-data = _data(
-    str(ctx.ws.data_dir),
-    ctx.build_id,
-    ctx.viewer.key,
-    ctx.period.start,
-    ctx.period.end,
-    window,
-    mode,
-    levels[level],
+data = context.compute(
+    ctx,
+    attribution.page_data,
+    start=ctx.period.start,
+    end=ctx.period.end,
+    settings=AttributionSettings(window, mode),
+    by=levels[level],
 )
 if data["supplied"]:
     st.info(
@@ -105,9 +66,9 @@ else:
         color=group,
         markers=True,
         color_discrete_sequence=[
-            widgets.BLUE,
-            widgets.ORANGE,
-            widgets.GREY,
+            charts.BLUE,
+            charts.ORANGE,
+            charts.GREY,
             "#56B4E9",
             "#009E73",
             "#CC79A7",
@@ -117,7 +78,7 @@ else:
     )
     fig.update_layout(
         height=420,
-        font=widgets.FONT,
+        font=charts.FONT,
         plot_bgcolor="white",
         legend_title_text=level,
         yaxis=dict(title="Attributed members", gridcolor="#EEEEEE", tickformat=",.0f"),
@@ -164,18 +125,18 @@ else:
         color="reason",
         category_orders={"reason": [*attribution.GAIN_REASONS, *attribution.LOSS_REASONS]},
         color_discrete_sequence=[
-            widgets.BLUE,
+            charts.BLUE,
             "#56B4E9",
             "#009E73",
-            widgets.ORANGE,
+            charts.ORANGE,
             "#D55E00",
-            widgets.GREY,
+            charts.GREY,
             "#CC79A7",
         ],
     )
     fig.update_layout(
         height=420,
-        font=widgets.FONT,
+        font=charts.FONT,
         plot_bgcolor="white",
         barmode="relative",
         yaxis=dict(title="Members (gained above 0, lost below)", gridcolor="#EEEEEE"),
@@ -223,7 +184,13 @@ pid = st.text_input(
 )
 if pid:
     try:
-        detail = _lookup(str(ctx.ws.data_dir), ctx.build_id, ctx.viewer.key, pid.strip(), month, window, mode)
+        detail = context.compute(
+            ctx,
+            attribution.lookup,
+            person_id=pid.strip(),
+            month=month,
+            settings=AttributionSettings(window, mode),
+        )
     except NotEntitled as exc:
         detail = None
         st.warning(str(exc))

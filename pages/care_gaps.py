@@ -1,14 +1,10 @@
 """Care gaps: the members in a measure's denominator who have not met it, with what would close
 the gap, their PCP and last visit. Member-level: the payer and the member's own organization only."""
 
-import pandas as pd
 import streamlit as st
 
 from vbc import quality
-from vbc.engine import Period
-from vbc.security import Viewer
 from vbc.ui import context, widgets
-from vbc.workspace import Workspace
 
 ctx = context.current()
 widgets.header(ctx, "Care gaps")
@@ -22,29 +18,8 @@ if not ctx.viewer.member_level:
     st.stop()
 
 
-@st.cache_data(show_spinner="Finding open gaps…")
-def _gaps(
-    data_dir: str, build_id: str, definitions: str, viewer_key: str, start, end, filters: tuple
-) -> pd.DataFrame:
-    # The viewer is part of the key and of the query: an organization only ever gets its members.
-    return quality.care_gaps(
-        Workspace.open(data_dir),
-        context.registry(),
-        Viewer.parse(viewer_key),
-        Period(start, end),
-        filters=dict(filters),
-    )
-
-
-gaps = _gaps(
-    str(ctx.ws.data_dir),
-    ctx.build_id,
-    ctx.registry.fingerprint,
-    ctx.viewer.key,
-    ctx.period.start,
-    ctx.period.end,
-    tuple(sorted(ctx.filters.items())),
-)
+# The viewer is part of the cache key and of the query: an organization only ever gets its members.
+gaps = context.compute(ctx, quality.care_gaps, period=ctx.period, filters=ctx.filters)
 measures = quality.care_gap_metrics(ctx.registry)
 st.markdown(
     f"Open gaps for {ctx.period.label}: members in a measure's denominator who have not met it "

@@ -5,71 +5,23 @@ vbc.completion, vbc.cost and vbc.risk."""
 import pandas as pd
 import streamlit as st
 
-from vbc import completion, cost, risk
-from vbc.engine import Period, data_period, describe
+from vbc import completion, cost, formats, risk, spc
+from vbc.engine import data_period
 from vbc.marts import CATEGORY_LABELS, SERVICE_CATEGORIES
-from vbc.security import NotEntitled, Viewer
-from vbc.terms import HighCostCap
+from vbc.scope import organization_in_view
+from vbc.security import NotEntitled
 from vbc.ui import context, widgets
-from vbc.workspace import Workspace
 
 ctx = context.current()
 widgets.header(ctx, "Cost of care")
 
-
-# Cached engine calls: every argument (viewer included) is part of the key.
-@st.cache_data(show_spinner="Computing…")
-def _monthly_cost(data_dir, build_id, viewer_key, start, end, org, payer, cap_amount, cap_pct):
-    cap = HighCostCap(amount=cap_amount, percentile=cap_pct) if (cap_amount or cap_pct) else None
-    return cost.monthly_cost(
-        Workspace.open(data_dir), Viewer.parse(viewer_key), Period(start, end), org, payer, cap
-    )
-
-
-@st.cache_data(show_spinner="Computing…")
-def _expenditure(data_dir, build_id, viewer_key, start, end, org, cap_amount, cap_pct):
-    cap = HighCostCap(amount=cap_amount, percentile=cap_pct) if (cap_amount or cap_pct) else None
-    return cost.expenditure(Workspace.open(data_dir), Viewer.parse(viewer_key), Period(start, end), org, cap)
-
-
-@st.cache_data(show_spinner="Finding high-cost claimants…")
-def _claimants(data_dir, build_id, viewer_key, start, end, org, payer, cap_amount, cap_pct):
-    cap = HighCostCap(amount=cap_amount, percentile=cap_pct)
-    return cost.high_cost_claimants(
-        Workspace.open(data_dir), Viewer.parse(viewer_key), Period(start, end), cap, org, payer
-    )
-
-
-@st.cache_data(show_spinner="Scoring risk (CMS-HCC; first time only)…")
-def _risk(data_dir, build_id, viewer_key, start, end, by, org, payer, cap_amount, cap_pct):
-    ws, viewer, period = Workspace.open(data_dir), Viewer.parse(viewer_key), Period(start, end)
-    dollars = None
-    if cap_amount or cap_pct:
-        dollars = cost.capped_person_dollars(
-            ws, viewer, period, org, payer, HighCostCap(amount=cap_amount, percentile=cap_pct)
-        )
-    return risk.risk_adjusted(ws, viewer, period, by, org, payer, dollars)
-
-
-@st.cache_data(show_spinner="Decomposing…")
-def _moved(data_dir, build_id, viewer_key, b_start, b_end, a_start, a_end, org, payer):
-    return cost.what_moved(
-        Workspace.open(data_dir),
-        Viewer.parse(viewer_key),
-        Period(b_start, b_end),
-        Period(a_start, a_end),
-        org,
-        payer,
-    )
-
-
-key = (str(ctx.ws.data_dir), ctx.build_id, ctx.viewer.key)
-org = ctx.viewer.organization if ctx.viewer.kind == "org" else ctx.organization
+# The organization in view: the viewer's own, or the one chosen in the sidebar.
+org = organization_in_view(ctx.viewer, ctx.organization)
 paid_through = ctx.stamp["paid_through"]
 full = data_period(ctx.ws)
 
 # ------------------------------------------------------------------ controls
-cap_choice = cost.contract_cap(ctx.ws, ctx.viewer, org)
+cap_choice = cost.contract_cap(ctx.ws, ctx.viewer, org, ctx.period.start.year)
 c1, c2 = st.columns([2, 3])
 with c1:
     capped = st.toggle(
@@ -86,11 +38,10 @@ with c2:
         "to arrive (chain ladder on the lag triangle, vbc/completion.py)."
     )
 cap = cap_choice.cap if capped else None
-cap_args = (cap.amount, cap.percentile) if cap else (None, None)
 
 # ------------------------------------------------------------------ headline
 try:
-    exp = _expenditure(*key, ctx.period.start, ctx.period.end, org, *cap_args)
+    exp = context.compute(ctx, cost.expenditure, period=ctx.period, organization=org, cap=cap)
 except NotEntitled as exc:
     st.error(str(exc))
     st.stop()
@@ -141,7 +92,7 @@ choices = ["total", *SERVICE_CATEGORIES]
 labels = {"total": "Total cost of care", **CATEGORY_LABELS}
 cat = st.radio("Category", choices, format_func=labels.get, horizontal=True, key="cost_cat")
 if cat == "total" and capped:
-    m = _monthly_cost(*key, full.start, full.end, org, ctx.payer, *cap_args)
+    m = context.compute(ctx, cost.monthly_cost, period=full, organization=org, payer=ctx.payer, cap=cap)
     trend = pd.DataFrame(
         {
             "month": m["month"],
@@ -192,15 +143,15 @@ st.caption(
 )
 
 st.markdown("**Is the completed PMPM changing? (XmR chart)**")
-metric_for_chart = describe(
-    ctx.registry, "total_cost_pmpm_completed" if cat == "total" else f"pmpm_{cat}_completed"
+metric_for_chart = ctx.registry.get(
+    "total_cost_pmpm_completed" if cat == "total" else f"pmpm_{cat}_completed"
 )
+chart = spc.monthly_chart(metric_for_chart, trend["completed"], kind="xmr", incomplete=trend["incomplete"])
 widgets.spc_chart(
     metric_for_chart,
     trend["month"].tolist(),
-    trend["completed"].tolist(),
-    kind="xmr",
-    incomplete=trend["incomplete"].tolist(),
+    trend["completed"],
+    chart,
     y_title="completed PMPM ($)",
     key="cost_xmr",
 )
@@ -246,9 +197,7 @@ for c in ["total", *SERVICE_CATEGORIES]:
             "Raw PMPM": f"${r['value']:,.2f}",
             "Completed PMPM": f"${k['value']:,.2f}",
             "Completion range": f"${k['ci_low']:,.2f} – ${k['ci_high']:,.2f}",
-            "95% interval (raw)": widgets.interval_text(
-                describe(ctx.registry, base), r["ci_low"], r["ci_high"]
-            ),
+            "95% interval (raw)": formats.interval_text(ctx.registry.get(base), r["ci_low"], r["ci_high"]),
         }
     )
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -268,7 +217,7 @@ group = st.radio(
 g = context.metrics(ctx, ["total_cost_pmpm", "total_cost_pmpm_completed"], by=[group])
 raw_g = g[g["metric_id"] == "total_cost_pmpm"]
 comp_g = g[g["metric_id"] == "total_cost_pmpm_completed"].set_index(raw_g.index)
-tbl = widgets.table_for_display(describe(ctx.registry, "total_cost_pmpm"), raw_g, [group])
+tbl = widgets.table_for_display(ctx.registry.get("total_cost_pmpm"), raw_g, [group])
 tbl["Completed PMPM"] = [
     "suppressed" if s else f"${v:,.2f}" for v, s in zip(comp_g["value"], comp_g["suppressed"])
 ]
@@ -287,7 +236,9 @@ rby = st.radio(
     key="risk_group",
     format_func={"organization": "Organization", "tin": "TIN", "npi": "PCP"}.get,
 )
-rtab, sources = _risk(*key, ctx.period.start, ctx.period.end, rby, org, ctx.payer, *cap_args)
+rtab, sources = context.compute(
+    ctx, risk.risk_adjusted, period=ctx.period, by=rby, organization=org, payer=ctx.payer, cap=cap
+)
 if rtab.empty:
     st.info("No member months in this selection.")
 else:
@@ -324,8 +275,8 @@ else:
 
 # ------------------------------------------------------------------ high-cost claimants
 st.subheader("High-cost claimants")
-claim = _claimants(
-    *key, ctx.period.start, ctx.period.end, org, ctx.payer, cap_choice.cap.amount, cap_choice.cap.percentile
+claim = context.compute(
+    ctx, cost.high_cost_claimants, period=ctx.period, cap=cap_choice.cap, organization=org, payer=ctx.payer
 )
 if claim.empty:
     st.success(f"Nobody's annual paid cost exceeds the cap ({cap_choice.label}) in this period.")
@@ -368,7 +319,9 @@ before = cost.default_comparison(ctx.period)
 if before.start < full.start:
     st.info(f"No data for {before.label} to compare with; choose a later performance period.")
 else:
-    moved = _moved(*key, before.start, before.end, ctx.period.start, ctx.period.end, org, ctx.payer)
+    moved = context.compute(
+        ctx, cost.what_moved, before=before, after=ctx.period, organization=org, payer=ctx.payer
+    )
     if moved.empty:
         st.info("Nothing to compare.")
     elif ctx.viewer.suppresses:

@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from vbc import health
+from vbc import charts, completion, health
 from vbc.ui import context, widgets
 
 ctx = context.current()
@@ -60,35 +60,27 @@ lag = health.payment_lag(ctx.ws)
 if lag.empty:
     st.info("Not enough history (12 months) to measure payment lags yet.")
 else:
-    runout = health.runout_months(ctx.ws)
+    incomplete = completion.incomplete_months(ctx.ws)
     fig = px.bar(
         lag,
         x="lag",
         y="cumulative",
         labels={"lag": "Months from service to payment", "cumulative": "Share of dollars paid"},
     )
-    fig.update_traces(marker_color=widgets.BLUE)
-    fig.update_layout(height=360, font=widgets.FONT, yaxis_tickformat=".0%", plot_bgcolor="white")
+    fig.update_traces(marker_color=charts.BLUE)
+    fig.update_layout(height=360, font=charts.FONT, yaxis_tickformat=".0%", plot_bgcolor="white")
     st.plotly_chart(fig, key="lag_chart")
     st.caption(
-        f"{health.COMPLETE_SHARE:.1%} of dollars are paid within {runout} month(s) of the "
-        f"month of service, so the latest {runout} incurred month(s) are marked incomplete."
+        "Share of the dollars of incurred months at least a year old paid by each month after "
+        f"service. Incurred months with less than {completion.COMPLETE_SHARE:.1%} of their dollars "
+        "paid by now (estimated by the chain ladder on the lag triangle) are marked incomplete: "
+        + (f"{', '.join(incomplete)}." if incomplete else "none.")
     )
 
 st.subheader("How well are recent months completed? (backtest)")
 
 
-@st.cache_data(show_spinner="Backtesting the completion…")
-def _backtest(data_dir: str, build_id: str, viewer_key: str):
-    from vbc import completion
-    from vbc.security import Viewer
-    from vbc.workspace import Workspace
-
-    bt = completion.backtest(Workspace.open(data_dir), Viewer.parse(viewer_key))
-    return completion.backtest_by_lag(bt), len(bt)
-
-
-by_lag, cells = _backtest(str(ctx.ws.data_dir), ctx.build_id, ctx.viewer.key)
+by_lag, cells = context.backtest(ctx)
 if by_lag.empty:
     st.info(
         "Not enough history to backtest the completion yet (it needs incurred months that are at "

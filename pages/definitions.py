@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from vbc import formats
 from vbc.registry import render_definition
 from vbc.ui import context, widgets
 from vbc.valuesets import all_value_sets
@@ -24,7 +25,7 @@ catalog = pd.DataFrame(
             "domain": m.domain,
             "kind": m.kind,
             "better when": f"{m.direction}",
-            "target": "" if m.target is None else widgets.format_value(m, m.target),
+            "target": "" if m.target is None else formats.format_value(m, m.target),
         }
         for m in ctx.registry
     ]

@@ -2,13 +2,14 @@
 
 import streamlit as st
 
+from vbc import spc
 from vbc.ui import context, widgets
 
 ctx = context.current()
 widgets.header(ctx, "Overview")
 
-HEADLINE = [m for m in ("total_cost_pmpm", "ed_visits_per_1000") if m in ctx.registry.metrics]
-metrics = {m: ctx.registry.get(m) for m in HEADLINE}
+metrics = {m.id: m for m in ctx.registry.for_page("overview")}
+HEADLINE = list(metrics)
 
 totals = context.metrics(ctx, HEADLINE)
 cols = st.columns(len(HEADLINE))
@@ -26,23 +27,23 @@ for tab, metric_id in zip(tabs, HEADLINE):
         st.dataframe(widgets.table_for_display(metrics[metric_id], rows, ["organization"]), hide_index=True)
 
 st.subheader("Monthly trend")
-incomplete_set = set(context.incomplete_months(str(ctx.ws.data_dir), ctx.build_id))
+incomplete_set = set(context.incomplete_months(ctx))
 monthly = context.metrics(ctx, HEADLINE, by=["month"])
 all_months = sorted(monthly["month"].dropna().unique())
 choice = st.radio(
     "Measure", HEADLINE, format_func=lambda m: metrics[m].name, horizontal=True, key="overview_trend"
 )
 rows = monthly[monthly["metric_id"] == choice].set_index("month").reindex(all_months)
-incomplete = [m in incomplete_set for m in all_months]
 if rows["suppressed"].fillna(False).any():
     st.info("Some months are suppressed in the de-identified view (fewer than 11 people or events).")
-widgets.spc_chart(
+chart = spc.monthly_chart(
     metrics[choice],
-    all_months,
-    rows["value"].tolist(),
-    incomplete=incomplete,
+    rows["value"],
+    incomplete=[m in incomplete_set for m in all_months],
     target=metrics[choice].target,
-    key="overview_spc",
+)
+widgets.spc_chart(
+    metrics[choice], all_months, rows["value"], chart, target=metrics[choice].target, key="overview_spc"
 )
 if incomplete_set:
     st.caption(

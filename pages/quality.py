@@ -1,78 +1,20 @@
 """Quality: the contract's measures with how sure each rate is, a p-chart per measure, the breakdown
 by TIN and PCP, and the definition behind every number."""
 
-import math
-
 import pandas as pd
 import streamlit as st
 
-from vbc import quality
-from vbc.engine import Period
-from vbc.security import Viewer
+from vbc import formats, quality
+from vbc.scope import organization_in_view
+from vbc.terms import contract_of
 from vbc.ui import context, widgets
-from vbc.workspace import Workspace
 
 ctx = context.current()
 widgets.header(ctx, "Quality")
 
 
-@st.cache_data(show_spinner="Computing the monthly series…")
-def _trend(
-    data_dir: str,
-    build_id: str,
-    definitions: str,
-    viewer_key: str,
-    metric_id: str,
-    filters: tuple,
-    by: tuple,
-    rolling: bool = True,
-) -> pd.DataFrame:
-    # Every argument is part of the cache key, the viewer included.
-    return quality.trend(
-        Workspace.open(data_dir),
-        context.registry(),
-        metric_id,
-        Viewer.parse(viewer_key),
-        dict(filters),
-        list(by),
-        rolling=rolling,
-    )
-
-
-@st.cache_data(show_spinner=False)
-def _composite(
-    data_dir: str,
-    build_id: str,
-    definitions: str,
-    viewer_key: str,
-    contract_org: str | None,
-    year: int | None,
-    start,
-    end,
-) -> dict:
-    ws = Workspace.open(data_dir)
-    terms = quality.contract_for(ws, contract_org, year) if contract_org else None
-    return quality.quality_composite(
-        ws, context.registry(), terms, Viewer.parse(viewer_key), Period(start, end)
-    )
-
-
-@st.cache_data(show_spinner=False)
-def _providers(data_dir: str, build_id: str) -> pd.DataFrame:
-    return quality.providers(Workspace.open(data_dir))
-
-
 def trend_for(metric_id: str, rolling: bool = True) -> pd.DataFrame:
-    return _trend(
-        str(ctx.ws.data_dir),
-        ctx.build_id,
-        ctx.registry.fingerprint,
-        ctx.viewer.key,
-        metric_id,
-        tuple(sorted(ctx.filters.items())),
-        (),
-        rolling,
-    )
+    return context.compute(ctx, quality.trend, metric_id=metric_id, filters=ctx.filters, rolling=rolling)
 
 
 measures = quality.quality_metrics(ctx.registry)
@@ -80,8 +22,8 @@ if not measures:
     st.info("No quality measures are defined in metrics/.")
     st.stop()
 ids = [m.id for m in measures]
-org = ctx.viewer.organization if ctx.viewer.kind == "org" else ctx.organization
-contract = quality.contract_for(ctx.ws, org, ctx.period.end.year)
+org = organization_in_view(ctx.viewer, ctx.organization)
+contract = contract_of(ctx.ws, org, ctx.period.end.year)
 
 # ---------------------------------------------------------------------------- scorecard
 rates = context.metrics(ctx, ids)  # the same engine function the command line calls
@@ -117,9 +59,9 @@ for m in measures:
             "—",
         )
     else:
-        rate_txt = widgets.format_value(m, r["value"])
-        ci_txt = widgets.interval_text(m, r["ci_low"], r["ci_high"])
-        n_txt = widgets.format_count(r["denominator"])
+        rate_txt = formats.format_value(m, r["value"])
+        ci_txt = formats.interval_text(m, r["ci_low"], r["ci_high"])
+        n_txt = formats.format_count(r["denominator"])
         if bool(r["too_few"]):
             judge = "too few to judge"
         else:
@@ -131,7 +73,7 @@ for m in measures:
             "Rate": rate_txt,
             "95% interval": ci_txt,
             "Denominator (n)": n_txt,
-            "Target": widgets.format_value(m, target) if target is not None else "—",
+            "Target": formats.format_value(m, target) if target is not None else "—",
             "Against target": judge,
             READING: "computing…" if show_readings else "—",
         }
@@ -151,16 +93,7 @@ st.caption(
 )
 
 # ---------------------------------------------------------------------------- composite
-comp = _composite(
-    str(ctx.ws.data_dir),
-    ctx.build_id,
-    ctx.registry.fingerprint,
-    ctx.viewer.key,
-    contract.provider_organization if contract else None,
-    contract.performance_year if contract else None,
-    ctx.period.start,
-    ctx.period.end,
-)
+comp = context.compute(ctx, quality.quality_composite, terms=contract, period=ctx.period)
 with st.container(border=True):
     c1, c2, c3 = st.columns(3)
     c1.metric("Quality composite (0–100)", f"{comp['score']:.1f}")
@@ -196,13 +129,9 @@ st.subheader(m.name + (" (lower is better)" if m.direction == "lower" else ""))
 
 series = trend_for(m.id)
 months = list(series["month"])
-hidden = series["suppressed"].to_numpy(bool)
-num = [math.nan if h else v for h, v in zip(hidden, series["numerator"].astype(float))]
-den = [0.0 if h else v for h, v in zip(hidden, series["denominator"].astype(float).fillna(0))]
-short = quality.short_history_months(ctx.ws, m, months)
-runout = quality.runout_months_flags(ctx.ws, m, months)
-left_out = [a or b or h for a, b, h in zip(short, runout, hidden)]
-if series.empty or all(left_out):
+res = quality.measure_chart(ctx.ws, m, series, target)
+short, runout, hidden, left_out = res["short"], res["runout"], res["hidden"], res["left_out"]
+if series.empty or not res["charted"]:
     st.info(
         "No month can be charted for this selection: "
         + (
@@ -213,7 +142,6 @@ if series.empty or all(left_out):
         )
     )
 else:
-    res = quality.control_chart(m, num, den, target, left_out)
     widgets.p_chart_with_trend(
         m,
         months,
@@ -224,12 +152,7 @@ else:
         incomplete=left_out,
         key=f"pchart_{m.id}",
     )
-    trial = " Limits are *trial* (fewer than 12 points)." if res["trial"] else ""
-    rules = f" (rules: {', '.join(res['latest_rules'])})" if res["latest_rules"] else ""
-    st.markdown(
-        f"**Reading:** {res['reading']}{rules}.{trial}"
-        + (f" **Against target:** {res['assurance']}." if res.get("assurance") else "")
-    )
+    st.markdown(formats.reading_text(res, rules_prefix="rules: "))
     st.caption(
         f"{res['method']}. Limits come from each month's own denominator. "
         + (
@@ -259,7 +182,7 @@ with st.expander("Definition", expanded=False):
     st.markdown(f"Version {m.version}. Full SQL and value sets: Definitions page (`?metric={m.id}`).")
 
 st.markdown("#### Breakdown by TIN and PCP")
-roster = _providers(str(ctx.ws.data_dir), ctx.build_id)
+roster = context.compute(ctx, quality.providers)
 names = dict(zip(roster["npi"], roster["provider_name"]))
 for by, label in (("tin", "TIN"), ("npi", "PCP")):
     df = context.metrics(ctx, [m.id], by=[by])

@@ -1,25 +1,16 @@
 """Utilization: events per 1,000 members per year and unit cost, with XmR trends. Layout only."""
 
-import pandas as pd
 import streamlit as st
 
-from vbc.engine import data_period, describe
+from vbc import seasonality, spc
+from vbc.engine import PER_1000_SCALE, data_period
 from vbc.ui import context, widgets
 
 ctx = context.current()
 widgets.header(ctx, "Utilization")
 
-RATES = [
-    "inpatient_admits_per_1000",
-    "inpatient_days_per_1000",
-    "ed_visits_per_1000",
-    "snf_admits_per_1000",
-    "office_visits_per_1000",
-    "advanced_imaging_per_1000",
-]
-UNIT_COSTS = ["cost_per_admission", "cost_per_ed_visit"]
-IDS = [m for m in RATES + UNIT_COSTS if m in ctx.registry.metrics]
-metrics = {m: describe(ctx.registry, m) for m in IDS}
+metrics = {m.id: m for m in ctx.registry.for_page("utilization")}
+IDS = list(metrics)
 
 st.markdown(
     f"Per 1,000 members per year (member months ÷ 12), {ctx.period.label}; 95% intervals are "
@@ -34,7 +25,6 @@ for chunk in (IDS[:4], IDS[4:]):
             widgets.metric_tile(metrics[metric_id], rows.iloc[0] if len(rows) else None)
 
 st.subheader("Monthly trend")
-full = data_period(ctx.ws)
 choice = st.radio(
     "Measure",
     IDS,
@@ -43,46 +33,35 @@ choice = st.radio(
     key="util_trend",
     index=IDS.index("ed_visits_per_1000") if "ed_visits_per_1000" in IDS else 0,
 )
-monthly = context.metrics(ctx, [choice], by=["month"], period=full)
+monthly = context.metrics(ctx, [choice], by=["month"], period=data_period(ctx.ws))
 months = sorted(monthly["month"].dropna().unique())
-runout = context.runout_months(str(ctx.ws.data_dir), ctx.build_id)
-last_complete = len(months) - runout
+runout = set(context.incomplete_months(ctx))
+incomplete = [m in runout for m in months]
 rows = monthly.set_index("month").reindex(months)
-incomplete = [i >= last_complete for i in range(len(months))]
 if rows["suppressed"].fillna(False).any():
     st.info("Some months are suppressed in the de-identified view (fewer than 11 people or events).")
 metric = metrics[choice]
-widgets.spc_chart(
-    metric,
-    months,
-    rows["value"].tolist(),
-    kind="xmr",
-    incomplete=incomplete,
-    target=metric.target,
-    key="util_spc",
-)
+chart = spc.monthly_chart(metric, rows["value"], kind="xmr", incomplete=incomplete, target=metric.target)
+widgets.spc_chart(metric, months, rows["value"], chart, target=metric.target, key="util_spc")
+complete = [m for m in months if m not in runout]
 st.caption(
     f"XmR chart over every month of data (limits 2.66 × mean moving range). Months after "
-    f"{months[last_complete - 1] if last_complete > 0 else '—'} are inside the claims run-out window "
-    f"({runout} month(s)): drawn hollow and kept out of the limits, because their claims are still arriving."
+    f"{complete[-1] if complete else '—'} are inside the claims run-out window ({len(runout)} month(s)): "
+    "drawn hollow and kept out of the limits, because their claims are still arriving."
 )
 
-# Seasonality in plain words: winter (Dec-Feb) against summer (Jun-Aug), complete months only.
-season = rows.iloc[: max(last_complete, 0)].copy()
-season = season[~season["suppressed"].fillna(False).astype(bool)]
-if len(season) and metric.kind == "per_1000":
-    mon = pd.Index(season.index).str[-2:].astype(int)
-    winter = season[mon.isin([12, 1, 2])]
-    summer = season[mon.isin([6, 7, 8])]
-    if winter["denominator"].sum() > 0 and summer["denominator"].sum() > 0 and summer["numerator"].sum() > 0:
-        w = winter["numerator"].sum() / winter["denominator"].sum() * 12_000
-        s = summer["numerator"].sum() / summer["denominator"].sum() * 12_000
+if metric.kind == "per_1000":
+    shown = rows[~rows["suppressed"].fillna(False).astype(bool) & ~rows.index.isin(runout)]
+    season = seasonality.winter_summer(
+        shown.index, shown["numerator"], shown["denominator"], scale=PER_1000_SCALE
+    )
+    if season is not None:
         st.markdown(
-            f"**Season:** winter months (Dec–Feb) average **{w:,.1f}** per 1,000 a year against "
-            f"**{s:,.1f}** in summer (Jun–Aug): {'+' if w >= s else '−'}{abs(w / s - 1):.0%}."
+            f"**Season:** winter months (Dec–Feb) average **{season.winter:,.1f}** per 1,000 a year "
+            f"against **{season.summer:,.1f}** in summer (Jun–Aug): "
+            f"{'+' if season.change >= 0 else '−'}{abs(season.change):.0%}."
         )
-        if abs(w / s - 1) >= 0.15:
-            # XmR limits assume no season; a seasonal series trips them at its peaks and troughs.
+        if season.seasonal:
             st.caption(
                 "A series this seasonal can cross its limits in its peak and trough months "
                 "without any change in care: compare a winter high or a summer low with the "

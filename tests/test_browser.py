@@ -17,19 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from vbc.ui.navigation import DEFAULT
+from vbc.ui.navigation import PAGES as NAVIGATION
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PAGES = [
-    ("", "Overview"),
-    ("data_health", "Data health"),
-    ("definitions", "Definitions"),
-    ("cost", "Cost of care"),
-    ("utilization", "Utilization"),
-    ("attribution", "Attribution"),
-    ("settlement", "Settlement"),
-    ("quality", "Quality"),
-    ("care_gaps", "Care gaps"),
-]
+# The root URL (the default page) and every page at its own URL.
+PAGES = [("", DEFAULT.title)] + [(p.url_path, p.title) for p in NAVIGATION]
 
 pytestmark = pytest.mark.browser
 
@@ -146,15 +140,16 @@ def test_page_in_browser(server, browser, path, title, viewer):
     page = _load(
         browser,
         f"{url}/{path}?viewer={viewer}&period=All+months",
-        base / f"{path or 'overview'}-{viewer}.png",
+        base / f"{path or 'root'}-{viewer}.png",
     )
     try:
         assert page.locator('[data-testid="stException"]').count() == 0
         assert page.locator("h1", has_text=title).count() >= 1
+        assert page.get_by_text("Page not found").count() == 0
         body = page.inner_text("body")
         assert "Paid through" in body and "DEMO DATA" in body
         assert "Traceback" not in body
-        if path == "":
+        if path in ("", DEFAULT.url_path):
             # The trend chart really drew its points (AppTest cannot see this).
             assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 4
     finally:

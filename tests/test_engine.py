@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import built_workspace
 from vbc.engine import Period, compute_metrics, export_rows
 from vbc.registry import load_registry
-from vbc.security import Viewer
+from vbc.security import NotEntitled, Viewer
 
 PERIOD = Period.from_months("2025-01", "2025-06")
 
@@ -92,11 +92,11 @@ def test_org_viewer_sees_only_its_own_rows(ws, registry):
     assert set(df["organization"]) == {"Beta Health"}
     total = compute_metrics(ws, registry, ["total_cost_pmpm"], viewer, PERIOD)
     assert (total.iloc[0].numerator, total.iloc[0].denominator) == (11_360, 7)
-    # Asking for another organization through the filter cannot widen the scope.
-    other = compute_metrics(
-        ws, registry, ["total_cost_pmpm"], viewer, PERIOD, ["organization"], {"organization": "Alpha Care"}
-    )
-    assert other.empty or other["denominator"].fillna(0).sum() == 0
+    # Asking for another organization through the filter cannot widen or move the scope: refused.
+    with pytest.raises(NotEntitled):
+        compute_metrics(
+            ws, registry, ["total_cost_pmpm"], viewer, PERIOD, ["organization"], {"organization": "Alpha Care"}
+        )
 
 
 def test_joint_view_suppresses_small_cells_and_their_complements(ws, registry):

@@ -8,20 +8,11 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from vbc.ui.navigation import PAGES as NAVIGATION
 from vbc.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [
-    "pages/overview.py",
-    "pages/data_health.py",
-    "pages/definitions.py",
-    "pages/cost.py",
-    "pages/utilization.py",
-    "pages/attribution.py",
-    "pages/settlement.py",
-    "pages/quality.py",
-    "pages/care_gaps.py",
-]
+PAGES = [p.file for p in NAVIGATION]
 VIEWERS = ["payer", "org:Beta Health", "joint"]
 
 
@@ -45,6 +36,15 @@ def run(page: str, viewer: str = "payer", period: str = "All months") -> AppTest
 
 def _text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
+
+
+def test_navigation_lists_every_page_file_once():
+    """dashboard.py's navigation (vbc.ui.navigation.PAGES) and the files in pages/ agree."""
+    files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
+    assert sorted(PAGES) == files
+    assert len({p.url_path for p in NAVIGATION}) == len(NAVIGATION)
+    dashboard = (ROOT / "dashboard.py").read_text()
+    assert "from vbc.ui.navigation import" in dashboard and "st.Page(" in dashboard
 
 
 @pytest.mark.parametrize("viewer", VIEWERS)
@@ -90,7 +90,7 @@ def test_broken_extract_keeps_serving_with_a_warning(app_env):
     assert not at.exception
     assert any("failed validation" in w.value for w in at.warning)
     assert "$631.05" in _text(at)  # the last good build's numbers
-    health = run(PAGES[1])
+    health = run("pages/data_health.py")
     assert any("medical_claim" in str(df.value.to_dict()) for df in health.dataframe)
 
 

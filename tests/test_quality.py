@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import _elig, _line, built_workspace, write_table
-from vbc import cli, quality
+from vbc import cli, quality, spc
 from vbc.engine import Period, compute_metrics, export_rows
 from vbc.registry import load_registry
 from vbc.security import NotEntitled, Viewer
@@ -656,7 +656,7 @@ def test_pchart_calls_the_planted_improvement_only(demo_extract, monkeypatch, tm
     df = quality.trend(ws, reg, m.id, Viewer("payer"), by=["organization"])
     readings = {}
     for org, g in df.groupby("organization"):
-        readings[org] = quality.control_chart(m, g["numerator"], g["denominator"])["reading"]
+        readings[org] = spc.p_chart(m, g["numerator"], g["denominator"])["reading"]
     assert readings[story["organization"]] == "special cause — improvement"
     for org, reading in readings.items():
         if org != story["organization"]:
@@ -678,11 +678,7 @@ def test_pchart_calls_the_planted_improvement_only(demo_extract, monkeypatch, tm
     s = reg.get("statin_adherence_pdc")
     df = quality.trend(ws, reg, s.id, Viewer("payer"), by=["organization"], rolling=False)
     for org, g in df.groupby("organization"):
-        inc = quality.incomplete_months(ws, s, list(g["month"]))
-        assert (
-            quality.control_chart(s, g["numerator"], g["denominator"], None, inc)["reading"]
-            == "common-cause variation"
-        ), org
+        assert quality.measure_chart(ws, s, g)["reading"] == "common-cause variation", org
 
     # Composite for Riverbend's demo contract, recomputed from the engine's rates by hand.
     from vbc.terms import contracts

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import pandas as pd
 
+from vbc.periods import add_months, month_end, month_range
+from vbc.scope import member_scope
 from vbc.security import Viewer, is_small, require_member_level
 from vbc.valuesets import load_value_set
 
@@ -181,15 +183,6 @@ LOSS_REASONS = ("disenrolled", "died", "moved to another TIN", "no qualifying vi
 STEP_LABELS = {1: "step 1: primary care clinicians", 2: "step 2: specialists"}
 
 
-def _add_months(d: date, n: int) -> date:
-    y, m = divmod(d.year * 12 + d.month - 1 + n, 12)
-    return date(y, m + 1, 1)
-
-
-def _month_end(d: date) -> date:
-    return _add_months(d.replace(day=1), 1) - timedelta(days=1)
-
-
 def window_as_of(settings: AttributionSettings, month: date) -> tuple[date, date]:
     """The assignment window behind the attribution in force in `month`.
 
@@ -199,7 +192,7 @@ def window_as_of(settings: AttributionSettings, month: date) -> tuple[date, date
     """
     month = month.replace(day=1)
     last = month if settings.mode == "retrospective" else date(month.year - 1, 12, 1)
-    return _add_months(last, 1 - settings.window_months), _month_end(last)
+    return add_months(last, 1 - settings.window_months), month_end(last)
 
 
 def window_for_year(settings: AttributionSettings, year: int) -> tuple[date, date]:
@@ -223,9 +216,9 @@ def fit_to_data(
     if first_month is None or start >= first_month:
         return window
     first_month = first_month.replace(day=1)
-    end = max(end, _month_end(_add_months(first_month, settings.window_months - 1)))
+    end = max(end, month_end(add_months(first_month, settings.window_months - 1)))
     if last_month is not None:
-        end = min(end, _month_end(last_month))
+        end = min(end, month_end(last_month))
     return first_month, end
 
 
@@ -351,10 +344,8 @@ def attribution_at(
     require_member_level(viewer)
     month = month.replace(day=1)
     _assign(con, settings, [month], window)
-    scope = "AND a.organization = $viewer_org" if viewer.kind == "org" else ""
-    params: dict = {"month": month}
-    if viewer.kind == "org":
-        params["viewer_org"] = viewer.organization
+    scope = member_scope(viewer, alias="a")
+    params: dict = {"month": month, **scope.params}
     df = con.execute(
         f"""
         SELECT mm.person_id, mm.payer, a.organization, a.tin, a.npi, a.step, a.allowed, a.services,
@@ -365,7 +356,7 @@ def attribution_at(
         FROM (SELECT DISTINCT person_id, payer FROM member_months WHERE year_month = $month) mm
         LEFT JOIN attr_asof a ON a.person_id = mm.person_id AND a.payer = mm.payer
         LEFT JOIN attr_windows w ON w.as_of = $month
-        WHERE true {scope}
+        WHERE true {scope.sql}
         ORDER BY mm.person_id, mm.payer
     """,
         params,
@@ -409,14 +400,6 @@ def export_rows(df: pd.DataFrame) -> list[dict]:
     return out
 
 
-def _months(period_start: date, period_end: date) -> list[date]:
-    out, m = [], period_start.replace(day=1)
-    while m <= period_end:
-        out.append(m)
-        m = _add_months(m, 1)
-    return out
-
-
 def suppress_counts(df: pd.DataFrame, count: str, groups: list[str]) -> pd.DataFrame:
     """Joint view: hide counts from 1 to 10, and a second cell in any group where exactly one is
     hidden (a group's total can be derived from other figures on the page)."""
@@ -448,17 +431,16 @@ def attributed_counts(
         raise ValueError(f"cannot count attribution by {by}; choose from {sorted(allowed)}")
     _assign(con, settings, months)
     cols = ", ".join(f"a.{b}" for b in by)
-    scope = "AND a.organization = $viewer_org" if viewer.kind == "org" else ""
-    params = {"viewer_org": viewer.organization} if viewer.kind == "org" else {}
+    scope = member_scope(viewer, alias="a")
     df = con.execute(
         f"""
         SELECT strftime(a.as_of, '%Y-%m') AS month, {cols}, count(DISTINCT a.person_id) AS members
         FROM attr_asof a JOIN member_months mm
           ON mm.person_id = a.person_id AND mm.payer = a.payer AND mm.year_month = a.as_of
-        WHERE true {scope}
+        WHERE true {scope.sql}
         GROUP BY ALL ORDER BY ALL
     """,
-        params,
+        scope.params,
     ).df()
     if viewer.suppresses:
         df = suppress_counts(df, "members", ["month"] + (["organization"] if len(by) > 1 else []))
@@ -485,19 +467,13 @@ def gains_losses(
     months = sorted({m.replace(day=1) for m in months})
     if not months:
         return pd.DataFrame(columns=["month", "organization", "direction", "reason", "members"])
-    _assign(con, settings, [_add_months(months[0], -1), *months])
+    _assign(con, settings, [add_months(months[0], -1), *months])
     key = "organization" if level == "organization" else "tin"
     extra = ", tin" if level == "tin" else ""
-    scope = (
-        "WHERE organization = $viewer_org"
-        if viewer.kind == "org"
-        else "WHERE organization IS NOT NULL"
-        if level == "organization"
-        else ""
-    )
-    params: dict = {"first": months[0], "last": months[-1]}
-    if viewer.kind == "org":
-        params["viewer_org"] = viewer.organization
+    scope = member_scope(viewer)
+    # Moves to and from "no organization" are not an organization's gains or losses.
+    where = scope.where() + (" AND organization IS NOT NULL" if level == "organization" else "")
+    params: dict = {"first": months[0], "last": months[-1], **scope.params}
     df = con.execute(
         f"""
     WITH st AS (
@@ -532,7 +508,7 @@ def gains_losses(
     )
     SELECT strftime(month, '%Y-%m') AS month, organization{extra}, direction, reason,
            count(DISTINCT person_id) AS members
-    FROM moves {scope}
+    FROM moves {where}
     GROUP BY ALL
     """,
         params,
@@ -654,7 +630,7 @@ def page_data(
 ) -> dict:
     """Everything the Attribution page draws, in one connection: counts over time, gains and
     losses by reason, and (member-level viewers) the list in force at the end with reasons."""
-    months = _months(start, end)
+    months = month_range(start, end)
     con = ws.connect()
     try:
         out = {

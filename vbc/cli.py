@@ -101,13 +101,10 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     registry = load_registry()
     ws = open_ready(args.data)
     viewer = Viewer.parse(args.viewer)
-    from vbc.engine import describe
-    from vbc.engine import metric_ids as all_metric_ids
-
-    # Default: every registry metric plus the completed PMPMs (`<pmpm metric>_completed`).
-    metric_ids = args.metric or all_metric_ids(registry)
+    # Default: every metric of the registry (completed PMPMs included).
+    metric_ids = args.metric or sorted(registry.metrics)
     for m in metric_ids:
-        describe(registry, m)
+        registry.get(m)
     by = list(args.by or [])
     df = compute_metrics(ws, registry, metric_ids, viewer, _period(args, ws), by)
     doc_stamp = {**stamp(ws, registry), "viewer": viewer.key}
@@ -126,7 +123,7 @@ def _attribution_settings(args: argparse.Namespace):
 
 def cmd_attribution(args: argparse.Namespace) -> int:
     from vbc import attribution
-    from vbc.engine import parse_month
+    from vbc.periods import parse_month
     from vbc.security import NotEntitled
 
     viewer = Viewer.parse(args.viewer)
@@ -347,6 +344,36 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--format", choices=("csv", "json"), default="json")
     st.set_defaults(func=cmd_settlement)
     return p
+
+
+def _option_text(action: argparse.Action) -> str:
+    flag = max(action.option_strings, key=len)
+    if action.nargs == 0:
+        return flag
+    if action.choices:
+        value = "|".join(str(c) for c in action.choices)
+    else:
+        value = action.metavar or action.dest.upper()
+    if action.nargs in ("+", "*"):
+        value = f"{value} ..."
+    return f"{flag} {value}"
+
+
+def synopsis() -> list[str]:
+    """One usage line per command, generated from the parser (the README's command-line block is
+    this text; tests/test_docs.py fails when they differ)."""
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    lines = []
+    for name, command in sub.choices.items():
+        parts = [f"python -m vbc {name}"]
+        for action in command._actions:
+            if not action.option_strings or action.dest == "help":
+                continue
+            text = _option_text(action)
+            parts.append(text if action.required else f"[{text}]")
+        lines.append(" ".join(parts))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,71 +27,58 @@ and it avoids a heavy dependency (pandas-version-sensitive, sparse/numba extras)
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from vbc.periods import month_from_index, month_index, month_label
+from vbc.scope import member_scope
 from vbc.security import Viewer
-from vbc.workspace import Workspace
+from vbc.stats import Z95
+
+if TYPE_CHECKING:  # the build (vbc.workspace) records runout_facts, so no import back at run time
+    from vbc.workspace import Workspace
 
 MAX_LAG = 24  # payments later than this many months are counted at this lag
 COMPLETE_SHARE = 0.975  # a month with at least this share of its dollars paid counts as complete
-Z95 = 1.959964
 BACKTEST_CUTS = tuple(range(6, 19))  # months before the paid-through date (6 to 18)
 BACKTEST_MATURE = 12  # "eventually paid" = paid by the latest date, for months at least this old
 MIN_ORIGINS = 6
 
-# Completed metrics: `<pmpm metric>_completed`, with the claim lines whose run-out completes it.
-COMPLETED = {"total_cost_pmpm_completed": ("total_cost_pmpm", None)}
-for _cat in (
-    "inpatient",
-    "outpatient",
-    "professional",
-    "emergency",
-    "snf",
-    "home_health",
-    "dme",
-    "pharmacy",
-    "other",
-):
-    COMPLETED[f"pmpm_{_cat}_completed"] = (f"pmpm_{_cat}", _cat)
 
-
-def is_completed(metric_id: str) -> bool:
-    return metric_id in COMPLETED
-
-
-def completed_ids(registry) -> list[str]:
-    """Completed metric ids whose raw metric is defined (listed by the CLI beside the registry)."""
-    return [m for m, (base, _) in COMPLETED.items() if base in registry.metrics]
-
-
-def completed_metric(registry, metric_id: str):
-    """A Metric describing a completed id (the raw definition, renamed), for labels and formats."""
-    base_id, category = COMPLETED[metric_id]
-    base = registry.get(base_id)
-    return replace(
-        base,
-        id=metric_id,
-        name=f"{base.name}, completed for claims run-out",
-        description=base.description + " Completed: raw dollars divided by the "
-        "chain-ladder completion factor of each incurred month; the interval is the "
-        "completion range (±1.96 Mack standard errors), see vbc/completion.py.",
-    )
-
-
-def month_index(d: date) -> int:
-    return d.year * 12 + d.month - 1
-
-
-def month_from_index(i: int) -> date:
-    return date(i // 12, i % 12 + 1, 1)
+def is_incomplete(completion_factor):
+    """The one rule for an incomplete month: less than COMPLETE_SHARE of its dollars are paid
+    (the chain-ladder completion factor of the dollars in question). Works on arrays too."""
+    return completion_factor < COMPLETE_SHARE
 
 
 def paid_through(ws: Workspace) -> date:
     return date.fromisoformat((ws.good or {})["paid_through"])
+
+
+def runout_facts(con, through: date | None) -> dict:
+    """Facts the build records: the incurred months still inside the run-out window (all paid
+    dollars, every member month), so every chart of the build marks the same months."""
+    if through is None:
+        return {"incomplete_months": []}
+    table = completion_table(con, None, Viewer("payer"), through=through)
+    return {"incomplete_months": [m for m, inc in zip(table["month"], table["incomplete"]) if inc]}
+
+
+def incomplete_months(ws: Workspace) -> list[str]:
+    """The incurred months (YYYY-MM) of the build still inside the claims run-out window: their
+    dollars are less than COMPLETE_SHARE paid. Every chart marks these months (drawn hollow, out of
+    the limits); a completed dollar series also applies the rule to its own claims."""
+    good = ws.good or {}
+    if "incomplete_months" in good:
+        return list(good["incomplete_months"])
+    con = ws.connect()  # a build made before the list was recorded
+    try:
+        return runout_facts(con, paid_through(ws) if good.get("paid_through") else None)["incomplete_months"]
+    finally:
+        con.close()
 
 
 # ----------------------------------------------------------------------------- chain ladder
@@ -162,24 +149,12 @@ def chain_ladder(cumulative: np.ndarray) -> dict:
 
 
 # ----------------------------------------------------------------------------- triangle
-def _scope_sql(viewer: Viewer, filters: dict | None) -> tuple[str, dict]:
-    scope, params = "", {}
-    if viewer.kind == "org":
-        scope += " AND organization = $viewer_org"
-        params["viewer_org"] = viewer.organization
-    for name in ("payer", "organization"):
-        value = (filters or {}).get(name)
-        if value:
-            scope += f" AND {name} = $filter_{name}"
-            params[f"filter_{name}"] = value
-    return scope, params
-
-
 def triangle_frame(
     con, viewer: Viewer, filters: dict | None, category: str | None, through: date
 ) -> pd.DataFrame:
     """Incremental paid dollars by incurred month and lag, for claims paid by `through`."""
-    scope, params = _scope_sql(viewer, filters)
+    scope = member_scope(viewer, filters)
+    params = dict(scope.params)
     cat = ""
     if category:
         cat = "AND c.service_category = $category"
@@ -187,7 +162,7 @@ def triangle_frame(
     params.update({"through": through})
     return con.execute(
         f"""
-        WITH mm AS (SELECT person_id, payer, year_month FROM member_months WHERE TRUE {scope})
+        WITH mm AS (SELECT person_id, payer, year_month FROM member_months {scope.where()})
         SELECT c.incurred_month,
                greatest(date_diff('month', c.incurred_month, c.paid_month), 0) AS lag,
                sum(c.paid_amount) AS paid
@@ -219,8 +194,10 @@ def cumulative_triangle(frame: pd.DataFrame, first: date, through: date) -> tupl
 
 
 def _first_month(con, viewer: Viewer, filters: dict | None) -> date | None:
-    scope, params = _scope_sql(viewer, filters)
-    row = con.execute(f"SELECT min(year_month) FROM member_months WHERE TRUE {scope}", params).fetchone()
+    scope = member_scope(viewer, filters)
+    row = con.execute(f"SELECT min(year_month) FROM member_months {scope.where()}", scope.params).fetchall()[
+        0
+    ]
     return row[0] if row and row[0] else None
 
 
@@ -237,6 +214,7 @@ def completion_table(
     """Per incurred month: raw dollars, completion factor, cdf, relative range, incomplete flag.
 
     `frame` (a triangle_frame at a later date) is cut at `through` instead of querying again.
+    `ws` is only read for the paid-through date when `through` is not given.
     """
     through = through or paid_through(ws)
     first = first or _first_month(con, viewer, filters)
@@ -268,7 +246,7 @@ def completion_table(
     out = pd.DataFrame(
         {
             "incurred_month": months,
-            "month": [f"{m:%Y-%m}" for m in months],
+            "month": [month_label(m) for m in months],
             "lag": cl["latest_lag"],
             "raw": cl["observed"],
             "completion_factor": cl["completion"],
@@ -281,7 +259,7 @@ def completion_table(
     out["completed"] = out["raw"] * out["cdf"]
     out["low"] = out["completed"] * np.maximum(1 - Z95 * out["rel_se"], 0)
     out["high"] = out["completed"] * (1 + Z95 * out["rel_se"])
-    out["incomplete"] = out["completion_factor"] < COMPLETE_SHARE
+    out["incomplete"] = is_incomplete(out["completion_factor"])
     return out[cols]
 
 
@@ -318,25 +296,15 @@ def complete_monthly(
     return out
 
 
-def compute_completed(
-    con, ws: Workspace, registry, metric_id: str, viewer: Viewer, period, by: list[str], filters: dict | None
+def completed_frame(
+    metric_id: str, out: pd.DataFrame, monthly: pd.DataFrame, factors: pd.DataFrame, by: list[str]
 ) -> pd.DataFrame:
-    """A completed PMPM in the engine's frame shape; ci_low/ci_high hold the completion range.
+    """A completed PMPM in the engine's frame shape (ci_low/ci_high hold the completion range).
 
-    Called by `engine.compute_metrics` for ids in COMPLETED, so the pages and the command line
-    share this one code path.
+    `out` is the raw metric at the output grouping `by` (suppression already applied), `monthly` the
+    same raw metric per month (and `by`) in the viewer's scope, `factors` the completion table of
+    that scope. `vbc.engine.compute_metrics` gathers these for metrics declaring `completed_from`.
     """
-    from vbc import engine
-
-    base_id, category = COMPLETED[metric_id]
-    base = registry.get(base_id)
-    # Output-level rows (and the joint view's suppression) come from the raw metric itself.
-    out = engine.compute_metric(con, base, viewer, period, by, filters)
-    # Month-level raw dollars: the joint view is unscoped, so the payer scope is the same rows.
-    inner = viewer if viewer.kind != "joint" else Viewer("payer")
-    by_month = list(by) if "month" in by else [*by, "month"]
-    monthly = engine.compute_metric(con, base, inner, period, by_month, filters)
-    factors = completion_table(con, ws, inner, filters, category)
     monthly = complete_monthly(monthly, factors, sub_groups=bool(set(by) - {"month"}))
     keys = list(by)
     if keys:
@@ -354,7 +322,8 @@ def compute_completed(
     out["completion_factor"] = out["numerator"].astype(float) / out["completed"]
     out["numerator"] = out["completed"]
     if "month" in by:
-        inc = monthly.set_index("month")["incomplete"]
+        # One flag per month (the scope's factors), whatever other groupings share the month.
+        inc = monthly.groupby("month")["incomplete"].any()
         out["incomplete"] = out["month"].map(inc).fillna(False).astype(bool)
     else:
         out["incomplete"] = (

@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from vbc import completion
-from vbc.engine import PER_1000_SCALE, Period
+from vbc.engine import PER_1000_SCALE
 from vbc.marts import CATEGORY_LABELS, SERVICE_CATEGORIES
-from vbc.security import NotEntitled, Viewer, is_small
-from vbc.terms import HighCostCap, contracts, contracts_for
+from vbc.periods import Period, add_months
+from vbc.scope import member_scope, organization_in_view
+from vbc.security import Viewer, is_small
+from vbc.terms import HighCostCap, contract_of, workspace_contracts
 from vbc.workspace import Workspace
 
 DEFAULT_CAP = HighCostCap(amount=250_000.0)
@@ -59,58 +60,40 @@ class CapChoice:
 
 
 def _scope(viewer: Viewer, organization: str | None = None, payer: str | None = None) -> tuple[str, dict]:
-    """SQL conditions on member_months for a viewer (bound parameters only)."""
-    scope, params = "", {}
-    if viewer.kind == "org":
-        if organization and organization != viewer.organization:
-            raise NotEntitled(f"{viewer.organization} may only see its own members")
-        scope += " AND organization = $viewer_org"
-        params["viewer_org"] = viewer.organization
-    elif organization:
-        scope += " AND organization = $filter_org"
-        params["filter_org"] = organization
-    if payer:
-        scope += " AND payer = $filter_payer"
-        params["filter_payer"] = payer
-    return scope, params
+    """The viewer's member_months condition (vbc.scope) and a fresh dict of its parameters."""
+    scope = member_scope(viewer, {"organization": organization, "payer": payer})
+    return scope.sql, dict(scope.params)
 
 
 def _filters(viewer: Viewer, organization: str | None, payer: str | None = None) -> dict:
-    org = viewer.organization if viewer.kind == "org" else organization
-    return {"organization": org, "payer": payer}
+    return {"organization": organization_in_view(viewer, organization), "payer": payer}
 
 
-def contract_cap(ws: Workspace, viewer: Viewer, organization: str | None = None) -> CapChoice:
-    """The high-cost cap to apply: the organization's contract, else the default, said as such."""
-    org = viewer.organization if viewer.kind == "org" else organization
-    found = list(contracts_for(ws.data_dir))
-    if not found and ws.is_demo:
-        found = contracts()
-    for terms in found:
-        if org and terms.provider_organization == org and terms.high_cost_cap:
-            return CapChoice(terms.high_cost_cap, f"contract {terms.contract_id}")
+def contract_cap(
+    ws: Workspace, viewer: Viewer, organization: str | None = None, year: int | None = None
+) -> CapChoice:
+    """The high-cost cap to apply: the contract of the organization in view (of `year` when it has
+    one), else the default, said as such."""
+    terms = contract_of(ws, organization_in_view(viewer, organization), year)
+    if terms is not None and terms.high_cost_cap:
+        return CapChoice(terms.high_cost_cap, f"contract {terms.contract_id}")
     return CapChoice(DEFAULT_CAP, "default (no contract cap for this view)")
 
 
 def contract_benchmark(
     ws: Workspace, viewer: Viewer, organization: str | None = None, year: int | None = None
 ) -> tuple[float, str] | None:
-    """A fixed benchmark PMPM from the contract terms of the organization in view, with the contract
-    id; None when no organization is in view or its contract has no fixed PMPM."""
-    org = viewer.organization if viewer.kind == "org" else organization
-    found = list(contracts_for(ws.data_dir))
-    if not found and ws.is_demo:
-        found = contracts()
+    """A fixed benchmark PMPM from the contract terms of the organization in view (of `year` first,
+    else another year's fixed benchmark), with the contract id; None when no organization is in
+    view or none of its contracts has a fixed PMPM."""
+    org = organization_in_view(viewer, organization)
     if not org:
         return None  # a contract benchmark belongs to one organization
-    ranked = sorted(found, key=lambda t: year is not None and t.performance_year != year)
-    for terms in ranked:
-        if terms.provider_organization != org:
-            continue
-        if terms.benchmark.pmpm:
-            return float(terms.benchmark.pmpm), (
-                f"contract {terms.contract_id} ({terms.provider_organization}, {terms.performance_year})"
-            )
+    mine = [t for t in workspace_contracts(ws) if t.provider_organization == org and t.benchmark.pmpm]
+    for terms in sorted(mine, key=lambda t: year is not None and t.performance_year != year):
+        return float(terms.benchmark.pmpm), (
+            f"contract {terms.contract_id} ({terms.provider_organization}, {terms.performance_year})"
+        )
     return None
 
 
@@ -524,7 +507,4 @@ def sentence(row: dict | pd.Series) -> str:
 
 def default_comparison(period: Period) -> Period:
     """The same months one year earlier."""
-    s, e = period.start, period.end
-    from vbc.engine import month_end
-
-    return Period(date(s.year - 1, s.month, 1), month_end(date(e.year - 1, e.month, 1)))
+    return Period.of_months(add_months(period.start, -12), add_months(period.end, -12))

@@ -8,17 +8,17 @@ grouping, and adds the interval and, for the joint view, small-cell suppression.
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 import math
-from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 import pandas as pd
 
-from vbc import stats
-from vbc.registry import Metric, Registry
+from vbc import completion, stats
+from vbc.periods import Period, month_end, parse_month  # noqa: F401 (parse_month: until callers move to vbc.periods)
+from vbc.registry import Metric, Registry, create_shared
+from vbc.scope import clean_filters, member_scope
 from vbc.security import Viewer, is_small
 from vbc.valuesets import all_value_sets
 from vbc.workspace import Workspace
@@ -47,35 +47,6 @@ PER_1000_SCALE = 12_000  # events per member month -> per 1,000 members per year
 TOO_FEW = 30
 
 
-@dataclass(frozen=True)
-class Period:
-    start: date  # first day of the first month
-    end: date  # last day of the last month
-
-    @classmethod
-    def from_months(cls, start: str, end: str) -> Period:
-        s, e = parse_month(start), parse_month(end)
-        if e < s:
-            raise ValueError(f"period end {end} is before its start {start}")
-        return cls(s, month_end(e))
-
-    @property
-    def label(self) -> str:
-        return f"{self.start:%Y-%m} to {self.end:%Y-%m}"
-
-
-def parse_month(text: str) -> date:
-    try:
-        y, m = str(text).strip().split("-")
-        return date(int(y), int(m), 1)
-    except (ValueError, TypeError):
-        raise ValueError(f"expected a month as YYYY-MM, got {text!r}") from None
-
-
-def month_end(d: date) -> date:
-    return date(d.year, d.month, calendar.monthrange(d.year, d.month)[1])
-
-
 def data_period(ws: Workspace) -> Period:
     """Every month the current build covers."""
     good = ws.good or {}
@@ -102,7 +73,9 @@ def stamp(ws: Workspace, registry: Registry) -> dict:
     }
 
 
-def _load_value_sets(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
+def prepare(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
+    """What a metric's SQL needs on the connection: its value sets (a temporary `value_sets`
+    table) and the shared macros it calls."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE value_sets (value_set VARCHAR, code VARCHAR, code_system VARCHAR)"
     )
@@ -114,21 +87,15 @@ def _load_value_sets(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
     ]
     if rows:
         con.executemany("INSERT INTO value_sets VALUES (?, ?, ?)", rows)
+    create_shared(con, metric)
 
 
-FILTERS = ("payer", "organization")
-
-
-def _aggregate_sql(metric: Metric, by: list[str], scoped: bool, filters: dict) -> str:
+def _aggregate_sql(metric: Metric, by: list[str], scope: str) -> str:
     unknown = [b for b in by if b not in GROUPINGS]
     if unknown:
         raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(GROUPINGS)}")
     group_select = "".join(f"{GROUPINGS[b]} AS g_{b}, " for b in by)
     group_names = "".join(f"g_{b}, " for b in by)
-    scope = "AND organization = $viewer_org" if scoped else ""
-    for name in FILTERS:
-        if filters.get(name):
-            scope += f" AND {name} = $filter_{name}"
     return f"""
     WITH mm AS (
         SELECT * FROM member_months
@@ -198,15 +165,11 @@ def _complementary(df: pd.DataFrame, by: list[str]) -> pd.Series:
     return hidden
 
 
-def query_params(metric: Metric, viewer: Viewer, period: Period, filters: dict) -> dict:
-    """The bound parameters of a metric query: the period, the viewer's scope and the filters.
+def query_params(metric: Metric, period: Period, scope_params: dict) -> dict:
+    """The bound parameters of a metric query: the period, the scope's and the metric's own.
 
     Values are always bound, never pasted into SQL."""
-    params: dict = {"month_start": period.start.replace(day=1), "month_end": period.end}
-    if viewer.kind == "org":
-        params["viewer_org"] = viewer.organization
-    for name, value in filters.items():
-        params[f"filter_{name}"] = value
+    params: dict = {"month_start": period.start.replace(day=1), "month_end": period.end, **scope_params}
     for p in metric.parameters:
         params[p] = period.start if p == "period_start" else period.end
     return params
@@ -222,16 +185,13 @@ def compute_metric(
 ) -> pd.DataFrame:
     """Numerator, denominator, value and 95% interval for one metric, per group, for a viewer.
 
-    `filters` narrows the member months (payer, organization); it can never widen a viewer's scope.
+    `filters` narrows the member months (vbc.scope.FILTERS); it can never widen a viewer's scope.
     """
     by = list(by)
-    filters = {k: v for k, v in (filters or {}).items() if v}
-    unknown = set(filters) - set(FILTERS)
-    if unknown:
-        raise ValueError(f"cannot filter on {', '.join(sorted(unknown))}")
-    _load_value_sets(con, metric)
-    sql = _aggregate_sql(metric, by, viewer.kind == "org", filters)
-    df = con.execute(sql, query_params(metric, viewer, period, filters)).df()
+    scope = member_scope(viewer, filters)
+    prepare(con, metric)
+    sql = _aggregate_sql(metric, by, scope.sql)
+    df = con.execute(sql, query_params(metric, period, scope.params)).df()
     df = df.rename(columns={f"g_{b}": b for b in by})
     if df.empty:
         df = pd.DataFrame(
@@ -267,40 +227,42 @@ def compute_metrics(
     filters: dict | None = None,
 ) -> pd.DataFrame:
     """Several metrics at once, in one frame; what the CLI exports and the pages chart."""
-    from vbc import completion
-
+    filters = clean_filters(filters)
     frames = []
     con = ws.connect()
     try:
         for metric_id in metric_ids:
-            if metric_id not in registry.metrics and completion.is_completed(metric_id):
-                # Completed for claims run-out: the raw metric, completed per incurred month.
-                frames.append(
-                    completion.compute_completed(
-                        con, ws, registry, metric_id, viewer, period, list(by), filters
-                    )
-                )
-                continue
-            frames.append(compute_metric(con, registry.get(metric_id), viewer, period, by, filters))
+            metric = registry.get(metric_id)
+            if metric.completed_from:
+                frames.append(_completed(con, ws, registry, metric, viewer, period, list(by), filters))
+            else:
+                frames.append(compute_metric(con, metric, viewer, period, by, filters))
     finally:
         con.close()
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def metric_ids(registry: Registry) -> list[str]:
-    """Every metric id the engine computes: the registry's plus the derived completed PMPMs."""
-    from vbc import completion
-
-    return sorted([*registry.metrics, *completion.completed_ids(registry)])
-
-
-def describe(registry: Registry, metric_id: str) -> Metric:
-    """The definition behind an id, derived completed metrics included."""
-    from vbc import completion
-
-    if metric_id not in registry.metrics and completion.is_completed(metric_id):
-        return completion.completed_metric(registry, metric_id)
-    return registry.get(metric_id)
+def _completed(
+    con: duckdb.DuckDBPyConnection,
+    ws: Workspace,
+    registry: Registry,
+    metric: Metric,
+    viewer: Viewer,
+    period: Period,
+    by: list[str],
+    filters: dict,
+) -> pd.DataFrame:
+    """A completed PMPM (`completed_from` in its definition): the raw metric, completed per
+    incurred month by the lag triangle of its claims (vbc/completion.py)."""
+    base = registry.get(metric.completed_from)
+    # Output-level rows (and the joint view's suppression) come from the raw metric itself.
+    out = compute_metric(con, base, viewer, period, by, filters)
+    # Month-level raw dollars: the joint view is unscoped, so the payer scope is the same rows.
+    inner = viewer if viewer.kind != "joint" else Viewer("payer")
+    by_month = list(by) if "month" in by else [*by, "month"]
+    monthly = compute_metric(con, base, inner, period, by_month, filters)
+    factors = completion.completion_table(con, ws, inner, filters, metric.claims_category)
+    return completion.completed_frame(metric.id, out, monthly, factors, by)
 
 
 def export_rows(df: pd.DataFrame, by: list[str] | tuple[str, ...]) -> list[dict]:

@@ -7,8 +7,6 @@ import pandas as pd
 from vbc.security import Viewer
 from vbc.workspace import Workspace
 
-# Dollars paid by this lag (months from incurral to payment) count a month as complete.
-COMPLETE_SHARE = 0.975
 MATURE_MONTHS = 12
 
 
@@ -98,22 +96,3 @@ def payment_lag(ws: Workspace) -> pd.DataFrame:
     df["share"] = df["paid"] / df["paid"].sum()
     df["cumulative"] = df["share"].cumsum()
     return df
-
-
-def runout_months(ws: Workspace) -> int:
-    """How many of the latest incurred months are still incomplete (claims still arriving)."""
-    lag = payment_lag(ws)
-    if lag.empty:
-        return 0
-    complete = lag[lag["cumulative"] >= COMPLETE_SHARE]
-    return int(complete["lag"].iloc[0]) if len(complete) else int(lag["lag"].max())
-
-
-def incomplete_months(ws: Workspace) -> list[str]:
-    """The incurred months (YYYY-MM) still inside the run-out window at the paid-through date."""
-    paid_through = (ws.good or {}).get("paid_through")
-    n = runout_months(ws)
-    if not paid_through or n <= 0:
-        return []
-    last = pd.Period(paid_through[:7], "M")
-    return [str(last - i) for i in range(n - 1, -1, -1)]

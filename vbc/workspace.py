@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from vbc.attribution import AttributionSettings
+from vbc.completion import runout_facts
 from vbc.contract import input_files
 from vbc.marts import build_marts
 from vbc.validate import Report, stage_and_validate
@@ -25,6 +26,10 @@ MART_FILE = "marts.duckdb"
 GOOD_META = "last_good.json"
 ATTEMPT_META = "last_attempt.json"
 DEMO_MARKER = "_demo.json"
+
+
+def _as_date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
 
 
 class NoBuildError(RuntimeError):
@@ -144,6 +149,7 @@ class Workspace:
                 report = stage_and_validate(con, self.data_dir, today)
                 if report.ok:
                     facts = build_marts(con, settings)
+                    facts |= runout_facts(con, _as_date(facts.get("paid_through")))
                     meta = {
                         **facts,
                         "data_fingerprint": data_fingerprint(self.data_dir),

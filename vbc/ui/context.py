@@ -1,15 +1,19 @@
 """What every page needs: the data directory and its build, the registry, who is viewing, the filters.
 
 Choices that should survive a reload or be shareable (viewer, period, payer, organization) live in
-the URL's query parameters. Cached engine results are keyed by the build, the viewer and every
-argument, so they never cross viewers.
+the URL's query parameters. Every cached engine result goes through `compute` (or `metrics`),
+keyed by the function, the build, the definitions, the viewer and every argument, so cached
+results never cross viewers and pages hold no caches of their own.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -17,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from vbc import engine, health
-from vbc.engine import Period
+from vbc import completion, engine
+from vbc.periods import Period
 from vbc.registry import Registry, load_registry
 from vbc.security import Viewer
 from vbc.workspace import Workspace
@@ -85,50 +89,63 @@ def payers(data_dir: str, build_id: str) -> list[str]:
     return engine.payers(Workspace.open(data_dir))
 
 
-@st.cache_data(show_spinner="Computing…")
-def metric_frame(
-    data_dir: str,
-    build_id: str,
-    definitions: str,
-    viewer_key: str,
-    metric_ids: tuple[str, ...],
-    start: date,
-    end: date,
-    by: tuple[str, ...],
-    filters: tuple[tuple[str, str | None], ...],
-) -> pd.DataFrame:
+# What `compute` passes to an engine function by parameter name; pages pass everything else.
+_INJECTED = ("ws", "registry", "viewer")
+
+
+@st.cache_data(show_spinner="Computing…", max_entries=512)
+def _compute(
+    target: str, data_dir: str, build_id: str, definitions: str, viewer_key: str, kwargs: tuple
+) -> object:
     # Every argument is part of the cache key: the viewer included, so results never cross viewers.
-    return engine.compute_metrics(
-        Workspace.open(data_dir),
-        registry(),
-        list(metric_ids),
-        Viewer.parse(viewer_key),
-        Period(start, end),
-        list(by),
-        dict(filters),
+    module, name = target.rsplit(".", 1)
+    fn = getattr(importlib.import_module(module), name)
+    env = {"ws": Workspace.open(data_dir), "registry": registry(), "viewer": Viewer.parse(viewer_key)}
+    wanted = inspect.signature(fn).parameters
+    return fn(**{k: v for k, v in env.items() if k in wanted}, **dict(kwargs))
+
+
+def compute(ctx: Context, fn: Callable, **kwargs) -> object:
+    """`fn(ws=..., registry=..., viewer=..., **kwargs)` for this page's build and viewer, cached.
+
+    The workspace, registry and viewer are always the context's (a page cannot pass another
+    viewer); kwargs must be hashable values (periods, ids, tuples, frozen dataclasses)."""
+    if set(kwargs) & set(_INJECTED):
+        raise TypeError(f"{', '.join(_INJECTED)} come from the context, not from the page")
+    target = f"{fn.__module__}.{fn.__name__}"
+    return _compute(
+        target,
+        str(ctx.ws.data_dir),
+        ctx.build_id,
+        ctx.registry.fingerprint,
+        ctx.viewer.key,
+        tuple(sorted(kwargs.items())),
     )
 
 
 def metrics(
     ctx: Context, metric_ids: list[str], by: list[str] = (), period: Period | None = None
 ) -> pd.DataFrame:
-    p = period or ctx.period
-    return metric_frame(
-        str(ctx.ws.data_dir),
-        ctx.build_id,
-        ctx.registry.fingerprint,
-        ctx.viewer.key,
-        tuple(metric_ids),
-        p.start,
-        p.end,
-        tuple(by),
-        tuple(sorted(ctx.filters.items())),
+    """Metrics for this view: the engine's frame, cached per viewer, period, grouping and filters."""
+    return compute(
+        ctx,
+        engine.compute_metrics,
+        metric_ids=list(metric_ids),
+        period=period or ctx.period,
+        by=tuple(by),
+        filters=ctx.filters,
     )
 
 
-@st.cache_data(show_spinner=False)
-def incomplete_months(data_dir: str, build_id: str) -> list[str]:
-    return health.incomplete_months(Workspace.open(data_dir))
+def incomplete_months(ctx: Context) -> list[str]:
+    """The build's incurred months still inside the claims run-out window (one list per build)."""
+    return compute(ctx, completion.incomplete_months)
+
+
+def backtest(ctx: Context) -> tuple[pd.DataFrame, int]:
+    """The completion backtest by lag in this view's scope, and how many cells it compared."""
+    bt = compute(ctx, completion.backtest)
+    return completion.backtest_by_lag(bt), len(bt)
 
 
 def _choice(label: str, options: list[str], param: str, default: str, **kw) -> str:
@@ -237,8 +254,3 @@ def current() -> Context:
             st.rerun()
         st.stop()
     return ctx
-
-
-@st.cache_data(show_spinner=False)
-def runout_months(data_dir: str, build_id: str) -> int:
-    return health.runout_months(Workspace.open(data_dir))

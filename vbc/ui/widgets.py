@@ -1,29 +1,21 @@
-"""Reusable page pieces: the stamp header, number formats, metric tiles, SPC charts, exports.
+"""Reusable page pieces: the stamp header, metric tiles, charts with their readings, exports.
 
-Charts use the Okabe-Ito colour-blind-safe palette; common-cause points stay grey, and only SPC
-signals get colour (blue improvement, orange concern), so noise is never coloured as good or bad.
+Figures come from vbc.charts and number formats from vbc.formats (no Streamlit there), so a page
+and a packet draw and write the same thing; this module only puts them on the page.
 """
 
 from __future__ import annotations
 
 import io
-import math
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from vbc import stats
+from vbc import charts
+from vbc.charts import BLUE, FONT, GREY, INK, LIMIT, ORANGE  # noqa: F401  (until pages/settlement.py moves to vbc.charts)
+from vbc.formats import format_count, format_value, interval_text, reading_text
 from vbc.registry import Metric
 from vbc.ui.context import Context
-
-GREY = "#7F7F7F"
-BLUE = "#0072B2"  # improvement
-ORANGE = "#E69F00"  # concern
-INK = "#1F2933"
-LIMIT = "#9AA5B1"
-FONT = dict(size=16)
 
 
 def header(ctx: Context, title: str) -> None:
@@ -51,24 +43,6 @@ def header(ctx: Context, title: str) -> None:
             "See Data health for what is wrong.",
             icon=":material/warning:",
         )
-
-
-def format_value(metric: Metric, value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    if metric.kind == "pmpm" or (metric.kind == "ratio" and "dollar" in metric.unit):
-        return f"${value:,.2f}"
-    if metric.kind == "proportion":
-        return f"{value:.1%}"
-    if metric.kind == "per_1000":
-        return f"{value:,.1f}"
-    return f"{value:,.2f}"
-
-
-def format_count(value: float | None) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def metric_tile(metric: Metric, row: pd.Series | None) -> None:
@@ -99,14 +73,6 @@ def definition_source(metric: Metric) -> None:
         st.markdown("**How it differs:**\n" + "\n".join(f"- {d}" for d in differences))
 
 
-def interval_text(metric: Metric, lo: float | None, hi: float | None, suppressed: bool = False) -> str:
-    if suppressed:
-        return ""
-    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
-        return "not estimable (too few people)"
-    return f"{format_value(metric, lo)} – {format_value(metric, hi)}"
-
-
 def table_for_display(metric: Metric, df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Formatted rows for st.dataframe: one per group, suppressed cells shown as such."""
     out = pd.DataFrame()
@@ -128,123 +94,23 @@ def table_for_display(metric: Metric, df: pd.DataFrame, by: list[str]) -> pd.Dat
     return out
 
 
-def point_colours(metric: Metric, flags: dict, incomplete) -> list[str]:
-    """Only signals get colour: blue for improvement, orange for concern; left-out months hollow."""
-    out = []
-    for i, left_out in enumerate(incomplete):
-        if left_out:
-            out.append("white")
-        elif flags["any"][i]:
-            good = (flags["side"][i] > 0) == (metric.direction == "higher")
-            out.append(BLUE if good else ORANGE)
-        else:
-            out.append(GREY)
-    return out
-
-
 def spc_chart(
     metric: Metric,
     months: list[str],
-    values: list[float],
+    values,
+    res: dict,
     *,
-    kind: str = "xmr",
-    numerators=None,
-    denominators=None,
-    incomplete: list[bool] | None = None,
     target: float | None = None,
     y_title: str | None = None,
     key: str | None = None,
-) -> dict:
-    """Plot a statistical process control chart and state its reading in plain words.
+) -> None:
+    """Draw a chart computed by vbc.spc.monthly_chart and state its reading in plain words.
 
-    Incomplete months (claims still arriving) are drawn hollow and left out of the limits and rules,
-    so a raw drop in recent months is never read as a change.
-    """
-    values = np.asarray(values, dtype=float)
-    incomplete = np.asarray(incomplete if incomplete is not None else [False] * len(values))
-    used = np.where(incomplete, np.nan, values)
-    res = stats.spc(
-        used,
-        metric.direction,
-        kind=kind,
-        numerators=None if numerators is None else np.where(incomplete, np.nan, numerators),
-        denominators=None if denominators is None else np.where(incomplete, 0, denominators),
-        target=target,
-    )
-    flags = res["flags"]
-    colours = point_colours(metric, flags, incomplete)
-    fig = go.Figure()
-    for name, arr, dash in (
-        ("Upper process limit", res["upper"], "dash"),
-        ("Lower process limit", res["lower"], "dash"),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=months,
-                y=np.asarray(arr, dtype=float),
-                mode="lines",
-                name=name,
-                line=dict(color=LIMIT, dash=dash, width=1.5),
-                hoverinfo="skip",
-            )
-        )
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=np.asarray(res["centre"], dtype=float),
-            mode="lines",
-            name="Centre (mean)",
-            line=dict(color=INK, width=1.5),
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=values,
-            mode="lines+markers",
-            name=metric.name,
-            line=dict(color=GREY, width=2),
-            marker=dict(size=11, color=colours, line=dict(color=INK, width=1.5)),
-            customdata=np.array(["incomplete (claims still arriving)" if inc else "" for inc in incomplete]),
-            hovertemplate="%{x}: %{y:,.2f} %{customdata}<extra></extra>",
-        )
-    )
-    if target is not None:
-        fig.add_hline(
-            y=target,
-            line=dict(color=BLUE, dash="dot", width=2),
-            annotation_text=f"Target {format_value(metric, target)}",
-            annotation_font=FONT,
-        )
-    if incomplete.any():
-        first = int(np.argmax(incomplete))
-        fig.add_vrect(
-            x0=months[first],
-            x1=months[-1],
-            fillcolor="#DDDDDD",
-            opacity=0.35,
-            line_width=0,
-            annotation_text="incomplete: claims still arriving",
-            annotation_position="top left",
-            annotation_font=dict(size=14),
-        )
-    fig.update_layout(
-        height=430,
-        margin=dict(l=10, r=10, t=30, b=10),
-        font=FONT,
-        plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=13)),
-        yaxis=dict(title=y_title or metric.unit, gridcolor="#EEEEEE", tickformat=",.0f"),
-        xaxis=dict(title=None, gridcolor="#F5F5F5"),
-    )
+    Incomplete months (claims still arriving) are drawn hollow; they were left out of the limits
+    and rules."""
+    fig = charts.spc_figure(metric, months, values, res, target=target, y_title=y_title)
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
-    trial = " Limits are *trial* (fewer than 12 points)." if res["trial"] else ""
-    rules = f" ({', '.join(res['latest_rules'])})" if res["latest_rules"] else ""
-    st.markdown(
-        f"**Reading:** {res['reading']}{rules}.{trial}"
-        + (f" **Against target:** {res['assurance']}." if res.get("assurance") else "")
-    )
-    return res
+    st.markdown(reading_text(res))
 
 
 def csv_download(
@@ -259,94 +125,9 @@ def csv_download(
     st.download_button(label, buf.getvalue(), file_name=file_name, mime="text/csv", key=key)
 
 
-def completion_chart(
-    months: list[str],
-    raw: list[float],
-    completed: list[float],
-    low: list[float],
-    high: list[float],
-    incomplete: list[bool],
-    *,
-    benchmark: float | None = None,
-    benchmark_label: str = "Benchmark",
-    y_title: str = "dollars per member month",
-    paid_through: str | None = None,
-    key: str | None = None,
-) -> None:
-    """Raw and completed values side by side: completed (bold, with its range) is the number to
-    read; raw (thin, dashed) shows what has been paid so far. Incomplete months are shaded, so a
-    raw drop in the last months is never shown on its own as a fall."""
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(x=months, y=high, mode="lines", line=dict(width=0), showlegend=False, hoverinfo="skip")
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=low,
-            mode="lines",
-            line=dict(width=0),
-            fill="tonexty",
-            fillcolor="rgba(0,114,178,0.18)",
-            name="Completion range (95%)",
-            hoverinfo="skip",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=raw,
-            mode="lines+markers",
-            name="Raw (paid so far)",
-            line=dict(color=GREY, width=2, dash="dash"),
-            marker=dict(size=7),
-            hovertemplate="%{x}: raw %{y:$,.2f}<extra></extra>",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=completed,
-            mode="lines+markers",
-            name="Completed (estimate)",
-            line=dict(color=BLUE, width=4),
-            marker=dict(size=10),
-            hovertemplate="%{x}: completed %{y:$,.2f}<extra></extra>",
-        )
-    )
-    if benchmark is not None:
-        fig.add_hline(
-            y=benchmark,
-            line=dict(color=ORANGE, dash="dot", width=3),
-            annotation_text=f"{benchmark_label} ${benchmark:,.2f}",
-            annotation_font=FONT,
-            annotation_position="top left",
-        )
-    inc = [i for i, flag in enumerate(incomplete) if flag]
-    if inc:
-        text = "incomplete: claims still arriving"
-        if paid_through:
-            text += f" (paid through {paid_through})"
-        fig.add_vrect(
-            x0=months[inc[0]],
-            x1=months[-1],
-            fillcolor="#DDDDDD",
-            opacity=0.4,
-            line_width=0,
-            annotation_text=text,
-            annotation_position="top left",
-            annotation_font=dict(size=14),
-        )
-    fig.update_layout(
-        height=440,
-        margin=dict(l=10, r=10, t=30, b=10),
-        font=FONT,
-        plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=14)),
-        yaxis=dict(title=y_title, gridcolor="#EEEEEE", tickformat="$,.0f", rangemode="tozero"),
-        xaxis=dict(title=None, gridcolor="#F5F5F5", type="category", nticks=12),
-    )
-    st.plotly_chart(fig, key=key, config={"displaylogo": False})
+def completion_chart(*args, key: str | None = None, **kwargs) -> None:
+    """Raw and completed values with the completion range (vbc.charts.completion_figure)."""
+    st.plotly_chart(charts.completion_figure(*args, **kwargs), key=key, config={"displaylogo": False})
 
 
 def p_chart_with_trend(
@@ -361,90 +142,17 @@ def p_chart_with_trend(
     incomplete_label: str = "left out of the limits",
     key: str | None = None,
 ) -> None:
-    """A p-chart of monthly proportions (limits per point from its own denominator, precomputed
-    by vbc.stats.spc / vbc.quality.control_chart) with an optional rolling 12-month line.
-
-    Only SPC signals get colour (blue improvement, orange concern); months left out of the limits
-    (short history, claims still arriving, suppressed) are drawn hollow. Percent axis, large labels.
-    """
-    values = np.asarray(res["values"], dtype=float)
-    flags = res["flags"]
-    incomplete = np.asarray(incomplete if incomplete is not None else [False] * len(values), bool)
-    colours = point_colours(metric, flags, incomplete)
-    lim = lambda a: np.where(incomplete, np.nan, np.asarray(a, dtype=float))  # noqa: E731
-    fig = go.Figure()
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=lim(res["upper"]),
-            mode="lines",
-            name="Process limits (3σ)",
-            line=dict(color=LIMIT, dash="dash", width=1.5, shape="hvh"),
-            hoverinfo="skip",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=lim(res["lower"]),
-            mode="lines",
-            showlegend=False,
-            line=dict(color=LIMIT, dash="dash", width=1.5, shape="hvh"),
-            hoverinfo="skip",
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=np.asarray(res["centre"], dtype=float),
-            mode="lines",
-            name="Centre (mean)",
-            line=dict(color=INK, width=1.5),
-        )
-    )
-    if rolling is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=months,
-                y=np.asarray(rolling, dtype=float),
-                mode="lines",
-                name="Rolling 12 months",
-                line=dict(color=BLUE, width=3, dash="dot"),
-                hovertemplate="%{x}: rolling 12 months %{y:.1%}<extra></extra>",
-            )
-        )
-    fig.add_trace(
-        go.Scatter(
-            x=months,
-            y=values,
-            mode="lines+markers",
-            name="Month on its own",
-            line=dict(color=GREY, width=2),
-            marker=dict(size=11, color=colours, line=dict(color=INK, width=1.5)),
-            customdata=np.array([incomplete_label if inc else "" for inc in incomplete]),
-            hovertemplate="%{x}: %{y:.1%} %{customdata}<extra></extra>",
-        )
-    )
-    if target is not None:
-        fig.add_hline(
-            y=target,
-            line=dict(color=INK, dash="dot", width=2),
-            annotation_text=f"{target_label} {format_value(metric, target)}",
-            annotation_font=FONT,
-            annotation_position="top left",
-        )
-    fig.update_layout(
-        height=460,
-        margin=dict(l=10, r=10, t=40, b=10),
-        font=FONT,
-        plot_bgcolor="white",
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0, font=dict(size=14)),
-        yaxis=dict(
-            title="Rate" + (" (lower is better)" if metric.direction == "lower" else ""),
-            gridcolor="#EEEEEE",
-            tickformat=".0%",
-        ),
-        xaxis=dict(title=None, gridcolor="#F5F5F5", type="category"),
+    """A p-chart of monthly proportions with an optional rolling 12-month line
+    (vbc.charts.p_chart_figure); months left out of the limits are drawn hollow."""
+    fig = charts.p_chart_figure(
+        metric,
+        months,
+        res,
+        rolling=rolling,
+        target=target,
+        target_label=target_label,
+        left_out=incomplete,
+        left_out_label=incomplete_label,
     )
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
 

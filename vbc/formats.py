@@ -1,0 +1,45 @@
+"""How numbers are written for people: the same on pages, in exports' captions and in packets."""
+
+from __future__ import annotations
+
+import math
+
+from vbc.registry import Metric
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def format_value(metric: Metric, value: float | None) -> str:
+    if _missing(value):
+        return "—"
+    if metric.kind == "pmpm" or (metric.kind == "ratio" and "dollar" in metric.unit):
+        return f"${value:,.2f}"
+    if metric.kind == "proportion":
+        return f"{value:.1%}"
+    if metric.kind == "per_1000":
+        return f"{value:,.1f}"
+    return f"{value:,.2f}"
+
+
+def format_count(value: float | None) -> str:
+    if _missing(value):
+        return "—"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def interval_text(metric: Metric, lo: float | None, hi: float | None, suppressed: bool = False) -> str:
+    if suppressed:
+        return ""
+    if _missing(lo) or _missing(hi):
+        return "not estimable (too few people)"
+    return f"{format_value(metric, lo)} – {format_value(metric, hi)}"
+
+
+def reading_text(res: dict, rules_prefix: str = "") -> str:
+    """An SPC chart's reading in one sentence (markdown), as pages and packets print it."""
+    trial = " Limits are *trial* (fewer than 12 points)." if res.get("trial") else ""
+    rules = f" ({rules_prefix}{', '.join(res['latest_rules'])})" if res.get("latest_rules") else ""
+    target = f" **Against target:** {res['assurance']}." if res.get("assurance") else ""
+    return f"**Reading:** {res['reading']}{rules}.{trial}{target}"
