@@ -28,6 +28,9 @@ class Column:
     required: bool = True  # must exist as a column
     nullable: bool = True  # may hold nulls
     description: str = ""
+    # A code column: normalized to its system's canonical form on the way in (vbc/codes.py) and
+    # its share of valid codes reported.
+    code_system: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,13 +55,22 @@ class Table:
 
 
 def _c(
-    name: str, type_: str = STRING, *, required: bool = True, nullable: bool = True, description: str = ""
+    name: str,
+    type_: str = STRING,
+    *,
+    required: bool = True,
+    nullable: bool = True,
+    description: str = "",
+    code: str | None = None,
 ) -> Column:
-    return Column(name, type_, required, nullable, description)
+    return Column(name, type_, required, nullable, description, code)
 
 
-def _codes(prefix: str, first_required: bool) -> tuple[Column, ...]:
-    return tuple(_c(f"{prefix}_{i}", required=(first_required and i == 1)) for i in range(1, MAX_CODES + 1))
+def _codes(prefix: str, first_required: bool, system: str) -> tuple[Column, ...]:
+    return tuple(
+        _c(f"{prefix}_{i}", required=(first_required and i == 1), code=system)
+        for i in range(1, MAX_CODES + 1)
+    )
 
 
 ELIGIBILITY = Table(
@@ -101,22 +113,23 @@ MEDICAL_CLAIM = Table(
             "discharge_disposition_code",
             required=False,
             description="UB-04 patient status; 01 = discharged home",
+            code="disposition",
         ),
         _c("paid_date", DATE, nullable=False),
-        _c("bill_type_code"),
-        _c("drg_code"),
-        _c("revenue_center_code"),
-        _c("place_of_service_code"),
-        _c("hcpcs_code"),
-        _c("rendering_npi"),
-        _c("billing_npi"),
-        _c("billing_tin"),
-        _c("facility_npi"),
+        _c("bill_type_code", code="bill_type"),
+        _c("drg_code", code="drg"),
+        _c("revenue_center_code", code="revenue"),
+        _c("place_of_service_code", code="pos"),
+        _c("hcpcs_code", code="hcpcs"),
+        _c("rendering_npi", code="npi"),
+        _c("billing_npi", code="npi"),
+        _c("billing_tin", code="tin"),
+        _c("facility_npi", code="npi"),
         _c("paid_amount", NUMBER, nullable=False),
         _c("allowed_amount", NUMBER),
     )
-    + _codes("diagnosis_code", first_required=True)
-    + _codes("procedure_code", first_required=False),
+    + _codes("diagnosis_code", first_required=True, system="icd10cm")
+    + _codes("procedure_code", first_required=False, system="icd10pcs"),
     key=("claim_id", "claim_line_number"),
     description="One row per claim line; incurred in the month of claim_start_date.",
 )
@@ -130,9 +143,9 @@ PHARMACY_CLAIM = Table(
         _c("member_id"),
         _c("payer", nullable=False),
         _c("plan"),
-        _c("prescribing_provider_npi"),
+        _c("prescribing_provider_npi", code="npi"),
         _c("dispensing_date", DATE, nullable=False),
-        _c("ndc_code"),
+        _c("ndc_code", code="ndc"),
         _c("quantity", NUMBER),
         _c("days_supply", INTEGER),
         _c("paid_date", DATE, nullable=False),
@@ -150,7 +163,7 @@ LAB_RESULT = Table(
         _c("person_id", nullable=False),
         _c("result_date", DATE, nullable=False),
         _c("normalized_code_type"),
-        _c("normalized_code", nullable=False),
+        _c("normalized_code", nullable=False, code="loinc"),
         _c("result", description="numeric or text"),
         _c("result_units"),
     ),
@@ -163,7 +176,7 @@ OBSERVATION = Table(
         _c("person_id", nullable=False),
         _c("observation_date", DATE, nullable=False),
         _c("normalized_code_type"),
-        _c("normalized_code", nullable=False),
+        _c("normalized_code", nullable=False, code="loinc"),
         _c("result"),
         _c("result_units"),
     ),
@@ -178,8 +191,8 @@ PROVIDER_ATTRIBUTION = Table(
         _c("year_month", nullable=False, description="YYYYMM"),
         _c("payer", nullable=False),
         _c("plan"),
-        _c("payer_attributed_provider", description="NPI"),
-        _c("payer_attributed_provider_practice", description="TIN"),
+        _c("payer_attributed_provider", description="NPI", code="npi"),
+        _c("payer_attributed_provider_practice", description="TIN", code="tin"),
         _c("payer_attributed_provider_organization"),
     ),
     key=("person_id", "year_month", "payer"),
@@ -190,10 +203,10 @@ PROVIDER_ATTRIBUTION = Table(
 PROVIDER = Table(
     "provider",
     (
-        _c("npi", nullable=False),
+        _c("npi", nullable=False, code="npi"),
         _c("provider_name"),
         _c("specialty"),
-        _c("tin"),
+        _c("tin", code="tin"),
         _c("provider_organization"),
     ),
     key=("npi",),

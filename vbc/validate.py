@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from vbc import codes
 from vbc.contract import DATE, DUCKDB_TYPE, INTEGER, NUMBER, STRING, TABLES, Table, table_files
 
 ERROR = "error"
@@ -220,7 +221,7 @@ def stage_table(con: duckdb.DuckDBPyConnection, data_dir: Path, table: Table, re
             select.append(f"CAST(NULL AS {DUCKDB_TYPE[col.type]}) AS {_q(col.name)}")
             continue
         have = _family(raw_cols[col.name])
-        if not _compatible(col.type, have):
+        if not _compatible(col.type, have) and not (col.code_system and have == NUMBER):
             report.add(
                 ERROR,
                 table.name,
@@ -231,7 +232,11 @@ def stage_table(con: duckdb.DuckDBPyConnection, data_dir: Path, table: Table, re
             )
             usable = False
             continue
-        select.append(f"{_cast_expr(col.name, col.type, have)} AS {_q(col.name)}")
+        if col.code_system:
+            # Codes typed as numbers or written another way: the canonical form (vbc/codes.py).
+            select.append(f"{codes.normalized_sql(col.code_system, _q(col.name))} AS {_q(col.name)}")
+        else:
+            select.append(f"{_cast_expr(col.name, col.type, have)} AS {_q(col.name)}")
     if not usable:
         return False
 
@@ -492,6 +497,7 @@ def stage_and_validate(con: duckdb.DuckDBPyConnection, data_dir: Path, today: da
             check="missing_table",
         )
         return report
+    codes.create_macros(con)
     staged = {name: stage_table(con, data_dir, table, report) for name, table in TABLES.items()}
     for name, ok in staged.items():
         if ok:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from vbc import codes as code_rules
+
 VALUE_SET_DIR = Path(__file__).resolve().parent.parent / "metrics" / "value_sets"
 CODE_SYSTEMS = (
     "hcpcs",
@@ -53,10 +55,8 @@ def _parse(path: Path) -> ValueSet:
         raise ValueSetError(f"{path.name}: name '{doc['name']}' must match the file name")
     if doc["code_system"] not in CODE_SYSTEMS:
         raise ValueSetError(f"{path.name}: code_system must be one of {', '.join(CODE_SYSTEMS)}")
-    codes = []
-    for item in doc["codes"] or []:
-        code = item["code"] if isinstance(item, dict) else item
-        codes.append(str(code).replace(".", "").strip())
+    raw = [item["code"] if isinstance(item, dict) else item for item in doc["codes"] or []]
+    codes = _canonical(doc["code_system"], raw)
     if not codes:
         raise ValueSetError(f"{path.name}: has no codes")
     return ValueSet(
@@ -67,6 +67,14 @@ def _parse(path: Path) -> ValueSet:
         tuple(codes),
         path,
     )
+
+
+def _canonical(system: str, raw: list) -> list[str]:
+    """Value-set codes in the same canonical form as the extracts' codes (vbc/codes.py), so
+    'E11.9' in a published list matches 'e119' in a claim."""
+    if system in code_rules.SYSTEMS and system != "bill_type":  # bill-type sets list 2-digit prefixes
+        return [c for c in code_rules.normalize(system, raw) if c]
+    return [str(c).strip() for c in raw if str(c).strip()]
 
 
 @cache
