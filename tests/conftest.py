@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
+import subprocess
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +18,7 @@ import pytest
 
 from vbc.contract import DATE, INTEGER, NUMBER, TABLES
 
+ROOT = Path(__file__).resolve().parents[1]
 ARROW = {DATE: pa.date32(), NUMBER: pa.float64(), INTEGER: pa.int64()}
 
 
@@ -229,6 +236,161 @@ def build_small_extract(data_dir: Path) -> Path:
     return data_dir
 
 
+def build_utilization_extract(data_dir: Path) -> Path:
+    """The small extract plus a transfer, an ED visit that became that admission, two SNF stays (one
+    billed over two months) and imaging; worked by hand in tests/test_utilization.py."""
+    build_small_extract(data_dir)
+    rows = pq.read_table(data_dir / "medical_claim.parquet").to_pylist()
+    rows += [
+        _line(
+            "t1",
+            1,
+            "A",
+            "2025-04-01",
+            5000.0,
+            claim_type="institutional",
+            bill="111",
+            rev="0450",
+            end="2025-04-03",
+            admit="2025-04-01",
+            discharge="2025-04-03",
+            disposition="02",
+        ),
+        _line(
+            "t2",
+            1,
+            "A",
+            "2025-04-03",
+            7000.0,
+            claim_type="institutional",
+            bill="111",
+            rev="0120",
+            end="2025-04-08",
+            admit="2025-04-03",
+            discharge="2025-04-08",
+            disposition="01",
+        ),
+        _line("t3", 1, "A", "2025-04-01", 180.0, hcpcs="99284", pos="23", npi="N4", tin="T9"),
+        _line(
+            "s1",
+            1,
+            "A",
+            "2025-04-08",
+            6000.0,
+            claim_type="institutional",
+            bill="211",
+            rev="0022",
+            end="2025-04-30",
+            admit="2025-04-08",
+        ),
+        _line(
+            "s2",
+            1,
+            "A",
+            "2025-05-01",
+            5000.0,
+            claim_type="institutional",
+            bill="211",
+            rev="0022",
+            end="2025-05-20",
+            admit="2025-04-08",
+        ),
+        _line(
+            "s3",
+            1,
+            "D",
+            "2025-06-10",
+            2500.0,
+            claim_type="institutional",
+            bill="211",
+            rev="0022",
+            end="2025-06-15",
+            admit="2025-06-10",
+        ),
+        _line("m1", 1, "A", "2025-02-15", 90.0, hcpcs="72148", pos="22", npi="N4", tin="T9"),
+        _line(
+            "i1",
+            1,
+            "D",
+            "2025-05-20",
+            400.0,
+            claim_type="institutional",
+            bill="131",
+            rev="0350",
+            hcpcs="74177",
+        ),
+        _line("i2", 1, "D", "2025-05-20", 60.0, hcpcs="74177", pos="22", npi="N4", tin="T9"),
+    ]
+    write_table(data_dir, "medical_claim", rows)
+    return data_dir
+
+
+def build_category_extract(data_dir: Path) -> Path:
+    """The utilization extract plus one claim in each remaining service category, so every
+    category's PMPM has dollars (tests/metric_cases.yaml works them out):
+    home health D 2025-06-02 type of bill 321 $600; DME B 2025-02-05 E0601 $250; other (ambulance,
+    place of service 41) A 2025-04-01 A0427 $700."""
+    build_utilization_extract(data_dir)
+    rows = pq.read_table(data_dir / "medical_claim.parquet").to_pylist()
+    rows += [
+        _line("h1", 1, "D", "2025-06-02", 600.0, claim_type="institutional", bill="321", rev="0551"),
+        _line("e1", 1, "B", "2025-02-05", 250.0, hcpcs="E0601", pos="12", npi="N4", tin="T9"),
+        _line("k1", 1, "A", "2025-04-01", 700.0, hcpcs="A0427", pos="41", npi="N4", tin="T9"),
+    ]
+    write_table(data_dir, "medical_claim", rows)
+    return data_dir
+
+
+def runout_extract(data_dir: Path) -> Path:
+    """Two members, Jan-Mar 2025, claims paid so that the lag triangle is the one worked by hand in
+    tests/test_completion.py. X sees Dr One (Alpha Care), Y sees Dr Two (Beta Health)."""
+    write_table(
+        data_dir,
+        "eligibility",
+        [_elig("X", "2025-01-01", "2025-03-31"), _elig("Y", "2025-01-01", "2025-03-31", gender="male")],
+    )
+    write_table(
+        data_dir,
+        "provider",
+        [
+            dict(
+                npi="N1",
+                provider_name="Dr One",
+                specialty="internal medicine",
+                tin="T1",
+                provider_organization="Alpha Care",
+            ),
+            dict(
+                npi="N2",
+                provider_name="Dr Two",
+                specialty="family practice",
+                tin="T2",
+                provider_organization="Beta Health",
+            ),
+        ],
+    )
+
+    def visit(cid, pid, day, paid, paid_date, npi):
+        return _line(
+            cid, 1, pid, day, paid, hcpcs="99213", pos="11", npi=npi, tin="T" + npi[1], paid_date=paid_date
+        )
+
+    write_table(
+        data_dir,
+        "medical_claim",
+        [
+            visit("x1", "X", "2025-01-10", 100.0, "2025-01-31", "N1"),  # Jan, lag 0
+            visit("y1", "Y", "2025-01-12", 60.0, "2025-02-20", "N2"),  # Jan, lag 1
+            visit("y2", "Y", "2025-01-20", 16.0, "2025-03-05", "N2"),  # Jan, lag 2
+            visit("x2", "X", "2025-02-03", 200.0, "2025-02-27", "N1"),  # Feb, lag 0
+            visit("y3", "Y", "2025-02-14", 90.0, "2025-03-10", "N2"),  # Feb, lag 1
+            visit("x3", "X", "2025-03-02", 300.0, "2025-03-31", "N1"),  # Mar, lag 0
+        ],
+    )
+    write_table(data_dir, "pharmacy_claim", [])
+    return data_dir
+
+
 @pytest.fixture
 def small_extract(tmp_path: Path) -> Path:
     return build_small_extract(tmp_path / "extract")
@@ -244,6 +406,48 @@ def demo_extract(tmp_path_factory) -> Path:
     return out
 
 
+FIXTURES = {
+    "small": build_small_extract,
+    "utilization": build_utilization_extract,
+    "categories": build_category_extract,
+    "runout": runout_extract,
+}
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """Hand-worked fixtures built once per test session, by name (FIXTURES): `built("small")`.
+
+    Each has its own state directory inside the session's tmp folder (no environment variable),
+    so tests that only read a build share it. A test that changes an extract copies it first."""
+    cache: dict = {}
+
+    def get(name: str):
+        from vbc.workspace import Workspace
+
+        if name not in cache:
+            base = tmp_path_factory.mktemp(f"built-{name}")
+            data = FIXTURES[name](base / "extract")
+            ws = Workspace(data.resolve(), base / "state")
+            result = ws.build()
+            assert result.ok, result.report.text()
+            cache[name] = ws
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def demo_ws(demo_extract, tmp_path_factory):
+    """The generated demo extract, built once per session (read-only for the tests that use it)."""
+    from vbc.workspace import Workspace
+
+    ws = Workspace(demo_extract.resolve(), tmp_path_factory.mktemp("demo-state"))
+    result = ws.build()
+    assert result.ok, result.report.text()
+    return ws
+
+
 def built_workspace(data_dir: Path):
     """The workspace on `data_dir`, built (VBC_STATE_DIR set by the caller); fails with the report."""
     from vbc.workspace import Workspace
@@ -252,6 +456,40 @@ def built_workspace(data_dir: Path):
     result = ws.build()
     assert result.ok, result.report.text()
     return ws
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, state: Path | None = None, subprocess_run: bool = False) -> CliResult:
+    """`python -m vbc ARGS` with VBC_STATE_DIR=state: in this process (fast; the same `main` the
+    entry point calls), or as a real subprocess when the entry point itself is under test."""
+    env = {"VBC_STATE_DIR": str(state)} if state is not None else {}
+    if subprocess_run:
+        out = subprocess.run(
+            [sys.executable, "-m", "vbc", *args],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        return CliResult(out.returncode, out.stdout, out.stderr)
+    from vbc.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, redirect_stdout(stdout), redirect_stderr(stderr):
+        for k, v in env.items():
+            mp.setenv(k, v)
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse usage errors and refusals exit like the real command
+            code = exc.code if isinstance(exc.code, int) else 1
+    return CliResult(code, stdout.getvalue(), stderr.getvalue())
 
 
 def copy_extract(src: Path, dst: Path) -> Path:

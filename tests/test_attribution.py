@@ -35,14 +35,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import _elig, _line, built_workspace, write_table
+from tests.conftest import _elig, _line, built_workspace, run_cli, write_table
 from vbc import attribution as A
 from vbc.attribution import AttributionSettings
 from vbc.security import NotEntitled, Viewer
@@ -312,10 +310,7 @@ def test_supplied_extract_is_used(tmp_path, monkeypatch):
 
 
 def _cli(*args, state):
-    env = {**os.environ, "VBC_STATE_DIR": str(state)}
-    return subprocess.run(
-        [sys.executable, "-m", "vbc", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
+    return run_cli(*args, state=state)
 
 
 def test_cli_export(ws, tmp_path):

@@ -1,33 +1,44 @@
-"""`python -m vbc` as a user runs it, on the hand-worked fixture."""
+"""`python -m vbc` on the hand-worked fixture: in-process through the same `main` the entry point
+calls (fast), and once as a real `python -m vbc` subprocess to prove the entry point itself."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import write_table
+from tests.conftest import run_cli, write_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def vbc(*args: str, state: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "VBC_STATE_DIR": str(state)}
-    return subprocess.run(
-        [sys.executable, "-m", "vbc", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
+def vbc(*args: str, state: Path):
+    return run_cli(*args, state=state)
 
 
 @pytest.fixture
 def state(tmp_path):
     return tmp_path / "state"
+
+
+def test_entry_point_runs_as_a_subprocess(small_extract, state):
+    out = run_cli(
+        "metrics",
+        "--data",
+        str(small_extract),
+        "--metric",
+        "total_cost_pmpm",
+        "--format",
+        "json",
+        state=state,
+        subprocess_run=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["rows"][0]["metric_id"] == "total_cost_pmpm"
 
 
 def test_validate_exit_codes(small_extract, state):

@@ -27,12 +27,10 @@ import math
 import numpy as np
 import pytest
 
-from tests.conftest import _elig, _line, built_workspace, write_table
 from vbc import completion
 from vbc.engine import Period, compute_metrics
 from vbc.registry import load_registry
 from vbc.security import Viewer
-from vbc.workspace import Workspace
 
 HAND = np.array([[100.0, 160.0, 176.0], [200.0, 290.0, np.nan], [300.0, np.nan, np.nan]])
 
@@ -49,61 +47,10 @@ def test_chain_ladder_matches_hand_worked_factors():
     assert cl["rel_se"][2] > cl["rel_se"][1]
 
 
-def runout_extract(data_dir):
-    """Two members, Jan-Mar 2025, claims paid so that the triangle is the hand-worked one above.
-    X sees Dr One (Alpha Care), Y sees Dr Two (Beta Health)."""
-    write_table(
-        data_dir,
-        "eligibility",
-        [_elig("X", "2025-01-01", "2025-03-31"), _elig("Y", "2025-01-01", "2025-03-31", gender="male")],
-    )
-    write_table(
-        data_dir,
-        "provider",
-        [
-            dict(
-                npi="N1",
-                provider_name="Dr One",
-                specialty="internal medicine",
-                tin="T1",
-                provider_organization="Alpha Care",
-            ),
-            dict(
-                npi="N2",
-                provider_name="Dr Two",
-                specialty="family practice",
-                tin="T2",
-                provider_organization="Beta Health",
-            ),
-        ],
-    )
-
-    def visit(cid, pid, day, paid, paid_date, npi):
-        return _line(
-            cid, 1, pid, day, paid, hcpcs="99213", pos="11", npi=npi, tin="T" + npi[1], paid_date=paid_date
-        )
-
-    write_table(
-        data_dir,
-        "medical_claim",
-        [
-            visit("x1", "X", "2025-01-10", 100.0, "2025-01-31", "N1"),  # Jan, lag 0
-            visit("y1", "Y", "2025-01-12", 60.0, "2025-02-20", "N2"),  # Jan, lag 1
-            visit("y2", "Y", "2025-01-20", 16.0, "2025-03-05", "N2"),  # Jan, lag 2
-            visit("x2", "X", "2025-02-03", 200.0, "2025-02-27", "N1"),  # Feb, lag 0
-            visit("y3", "Y", "2025-02-14", 90.0, "2025-03-10", "N2"),  # Feb, lag 1
-            visit("x3", "X", "2025-03-02", 300.0, "2025-03-31", "N1"),  # Mar, lag 0
-        ],
-    )
-    write_table(data_dir, "pharmacy_claim", [])
-    return data_dir
-
-
 @pytest.fixture
-def runout_ws(tmp_path, monkeypatch):
-    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    ws = built_workspace(runout_extract(tmp_path / "runout"))
-    return ws
+def runout_ws(built):
+    """The runout fixture (tests/conftest.py), built once per session."""
+    return built("runout")
 
 
 def test_triangle_from_claims_and_completion_table(runout_ws):
@@ -192,10 +139,8 @@ def test_cli_exports_completed_metrics_with_their_range(runout_ws, capsys):
     assert main(["metrics", "--data", str(runout_ws.data_dir), "--metric", "no_such_completed"]) == 2
 
 
-def test_backtest_on_demo_data_by_lag(demo_extract, tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path_factory.mktemp("bt-state")))
-    ws = Workspace.open(demo_extract)
-    ws.ensure_built()
+def test_backtest_on_demo_data_by_lag(demo_ws):
+    ws = demo_ws
     bt = completion.backtest(ws)
     table = completion.backtest_by_lag(bt)
     assert table["lag"].tolist()[:3] == [0, 1, 2]

@@ -9,8 +9,7 @@ import hashlib
 import pandas as pd
 import pytest
 
-from tests.conftest import built_workspace, copy_extract, write_table
-from tests.test_completion import runout_extract
+from tests.conftest import copy_extract, write_table
 from tests.test_marts_demo import _read, plain_member_months
 from vbc import cost
 from vbc.engine import Period, compute_metrics
@@ -86,8 +85,6 @@ def plain_lines(data) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def attributed(demo_extract, tmp_path_factory):
     """Demo data with a payer-supplied attribution (organization, TIN, PCP known in advance)."""
-    import os
-
     base = tmp_path_factory.mktemp("cost")
     data = copy_extract(demo_extract, base / "extract")
     mm = plain_member_months(data)
@@ -115,8 +112,8 @@ def attributed(demo_extract, tmp_path_factory):
             if isinstance(r.org, str)
         ],
     )
-    os.environ["VBC_STATE_DIR"] = str(base / "state")
-    ws = built_workspace(data)
+    ws = Workspace(data.resolve(), base / "state")
+    assert ws.build().ok
     return ws, mm, plain_lines(data)
 
 
@@ -166,9 +163,8 @@ def test_every_category_pmpm_equals_plain_computation(attributed, start, end, by
 
 # ---------------------------------------------------------------------- cap and expenditure
 @pytest.fixture
-def runout_ws(tmp_path, monkeypatch):
-    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    ws = built_workspace(runout_extract(tmp_path / "runout"))
+def runout_ws(built):
+    ws = built("runout")
     return ws
 
 
@@ -258,7 +254,7 @@ def test_what_moved_adds_up_on_data(attributed):
         assert r.pmpm_after == pytest.approx(after[f"pmpm_{r.category}"])
 
 
-def test_planted_high_cost_claimant_is_a_signal_only_uncapped(demo_extract, tmp_path_factory, monkeypatch):
+def test_planted_high_cost_claimant_is_a_signal_only_uncapped(demo_ws):
     """Demo story: one very high-cost claimant at Lakeside. On Lakeside's monthly completed PMPM the
     XmR chart flags the claimant's months uncapped; with the $250,000 cap they are common cause."""
     import json
@@ -268,10 +264,8 @@ def test_planted_high_cost_claimant_is_a_signal_only_uncapped(demo_extract, tmp_
     from vbc import stats
     from vbc.engine import data_period
 
-    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path_factory.mktemp("hcc-state")))
-    ws = Workspace.open(demo_extract)
-    ws.ensure_built()
-    story = json.loads((demo_extract / "_demo.json").read_text())["stories"]["high_cost_claimant"]
+    ws = demo_ws
+    story = json.loads((ws.data_dir / "_demo.json").read_text())["stories"]["high_cost_claimant"]
     flagged = {}
     for name, cap in (("uncapped", None), ("capped", cost.DEFAULT_CAP)):
         m = cost.monthly_cost(ws, Viewer("payer"), data_period(ws), story["organization"], None, cap)

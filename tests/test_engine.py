@@ -23,7 +23,14 @@ PERIOD = Period.from_months("2025-01", "2025-06")
 
 
 @pytest.fixture
-def ws(small_extract, tmp_path, monkeypatch):
+def ws(built):
+    """The small fixture, built once per session (these tests only read it)."""
+    return built("small")
+
+
+@pytest.fixture
+def own_ws(small_extract, tmp_path, monkeypatch):
+    """A private build of the small fixture, for a test that changes the extract."""
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
     return built_workspace(small_extract)
 
@@ -95,7 +102,13 @@ def test_org_viewer_sees_only_its_own_rows(ws, registry):
     # Asking for another organization through the filter cannot widen or move the scope: refused.
     with pytest.raises(NotEntitled):
         compute_metrics(
-            ws, registry, ["total_cost_pmpm"], viewer, PERIOD, ["organization"], {"organization": "Alpha Care"}
+            ws,
+            registry,
+            ["total_cost_pmpm"],
+            viewer,
+            PERIOD,
+            ["organization"],
+            {"organization": "Alpha Care"},
         )
 
 
@@ -159,7 +172,7 @@ def test_marts_on_the_fixture(ws):
         con.close()
 
 
-def test_stamp_changes_with_data_and_definitions(ws, registry, small_extract, tmp_path):
+def test_stamp_changes_with_data_and_definitions(own_ws, registry, small_extract, tmp_path):
     import shutil
 
     import pyarrow.parquet as pq
@@ -168,17 +181,17 @@ def test_stamp_changes_with_data_and_definitions(ws, registry, small_extract, tm
     from vbc.engine import stamp
     from vbc.registry import METRIC_DIR
 
-    first = stamp(ws, registry)
+    first = stamp(own_ws, registry)
     assert first["paid_through"] == "2025-09-30" and first["incurred_through"] == "2025-08-01"
     assert len(first["fingerprint"]) == 12
-    assert stamp(ws, registry) == first  # same inputs, same stamp
+    assert stamp(own_ws, registry) == first  # same inputs, same stamp
 
     rows = pq.read_table(small_extract / "medical_claim.parquet").to_pylist()
     rows[0]["paid_amount"] = 81.0
     write_table(small_extract, "medical_claim", rows)
-    assert not ws.is_current()
-    assert ws.build().ok
-    second = stamp(ws, registry)
+    assert not own_ws.is_current()
+    assert own_ws.build().ok
+    second = stamp(own_ws, registry)
     assert second["fingerprint"] != first["fingerprint"]
     assert second["definitions_fingerprint"] == first["definitions_fingerprint"]
 
@@ -187,4 +200,4 @@ def test_stamp_changes_with_data_and_definitions(ws, registry, small_extract, tm
     text = (defs / "total_cost_pmpm.yaml").read_text().replace("First version.", "First version!")
     (defs / "total_cost_pmpm.yaml").write_text(text)
     changed = load_registry(defs, defs / "value_sets")
-    assert stamp(ws, changed)["fingerprint"] != second["fingerprint"]
+    assert stamp(own_ws, changed)["fingerprint"] != second["fingerprint"]

@@ -60,12 +60,9 @@ def plain_paid(data: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def built(demo_extract, tmp_path_factory):
-    import os
-
-    state = tmp_path_factory.mktemp("state")
-    os.environ["VBC_STATE_DIR"] = str(state)
-    return built_workspace(demo_extract)
+def built(demo_ws):
+    """The demo, built once per session (tests/conftest.py)."""
+    return demo_ws
 
 
 @pytest.fixture(scope="module")

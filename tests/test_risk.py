@@ -18,7 +18,6 @@ from tests.conftest import built_workspace, write_table
 from vbc import risk
 from vbc.engine import Period
 from vbc.security import NotEntitled, Viewer
-from vbc.workspace import Workspace
 
 PERIOD = Period.from_months("2025-01", "2025-06")
 
@@ -98,10 +97,8 @@ def test_computed_cms_hcc_scores_when_none_supplied(small_extract, tmp_path, mon
 
 
 @pytest.mark.parametrize("by", ["organization", "tin", "npi"])
-def test_population_ratio_is_one_on_demo_data(demo_extract, tmp_path_factory, monkeypatch, by):
-    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path_factory.mktemp("risk-state")))
-    ws = Workspace.open(demo_extract)
-    ws.ensure_built()
+def test_population_ratio_is_one_on_demo_data(demo_ws, by):
+    ws = demo_ws
     table, _ = risk.risk_adjusted(ws, Viewer("payer"), Period.from_months("2025-01", "2025-12"), by)
     total = table.iloc[-1]
     assert total["group"] == "All (this view)" and total["ratio"] == pytest.approx(1.0)

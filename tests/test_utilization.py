@@ -14,10 +14,8 @@ Worked by hand for 2025-01..2025-06 (19 member months, as in tests/test_engine.p
 
 from __future__ import annotations
 
-import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import _line, build_small_extract, built_workspace, write_table
 from vbc.engine import PER_1000_SCALE, Period, compute_metrics
 from vbc.registry import load_registry
 from vbc.security import Viewer
@@ -26,98 +24,10 @@ PERIOD = Period.from_months("2025-01", "2025-06")
 MM = 19
 
 
-def build_utilization_extract(data_dir):
-    build_small_extract(data_dir)
-    rows = pq.read_table(data_dir / "medical_claim.parquet").to_pylist()
-    rows += [
-        _line(
-            "t1",
-            1,
-            "A",
-            "2025-04-01",
-            5000.0,
-            claim_type="institutional",
-            bill="111",
-            rev="0450",
-            end="2025-04-03",
-            admit="2025-04-01",
-            discharge="2025-04-03",
-            disposition="02",
-        ),
-        _line(
-            "t2",
-            1,
-            "A",
-            "2025-04-03",
-            7000.0,
-            claim_type="institutional",
-            bill="111",
-            rev="0120",
-            end="2025-04-08",
-            admit="2025-04-03",
-            discharge="2025-04-08",
-            disposition="01",
-        ),
-        _line("t3", 1, "A", "2025-04-01", 180.0, hcpcs="99284", pos="23", npi="N4", tin="T9"),
-        _line(
-            "s1",
-            1,
-            "A",
-            "2025-04-08",
-            6000.0,
-            claim_type="institutional",
-            bill="211",
-            rev="0022",
-            end="2025-04-30",
-            admit="2025-04-08",
-        ),
-        _line(
-            "s2",
-            1,
-            "A",
-            "2025-05-01",
-            5000.0,
-            claim_type="institutional",
-            bill="211",
-            rev="0022",
-            end="2025-05-20",
-            admit="2025-04-08",
-        ),
-        _line(
-            "s3",
-            1,
-            "D",
-            "2025-06-10",
-            2500.0,
-            claim_type="institutional",
-            bill="211",
-            rev="0022",
-            end="2025-06-15",
-            admit="2025-06-10",
-        ),
-        _line("m1", 1, "A", "2025-02-15", 90.0, hcpcs="72148", pos="22", npi="N4", tin="T9"),
-        _line(
-            "i1",
-            1,
-            "D",
-            "2025-05-20",
-            400.0,
-            claim_type="institutional",
-            bill="131",
-            rev="0350",
-            hcpcs="74177",
-        ),
-        _line("i2", 1, "D", "2025-05-20", 60.0, hcpcs="74177", pos="22", npi="N4", tin="T9"),
-    ]
-    write_table(data_dir, "medical_claim", rows)
-    return data_dir
-
-
 @pytest.fixture
-def ws(tmp_path, monkeypatch):
-    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
-    w = built_workspace(build_utilization_extract(tmp_path / "extract"))
-    return w
+def ws(built):
+    """The utilization fixture (tests/conftest.py), built once per session."""
+    return built("utilization")
 
 
 EXPECTED = {

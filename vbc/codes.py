@@ -26,12 +26,13 @@ _DIGITS = "regexp_replace(regexp_replace(trim(CAST(x AS VARCHAR)), '\\.0+$', '')
 
 
 def _pad(width: int) -> str:
-    """Left-pad an all-digit value to `width`; anything else is kept (upper-cased) for the report."""
+    """Left-pad an all-digit value to `width`; anything else is kept as sent (trimmed): it is not a
+    code of the system and the validation report says so."""
     return (
         f"CASE WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL "
         f"WHEN regexp_full_match(regexp_replace(trim(CAST(x AS VARCHAR)), '\\.0+$', ''), '[0-9]+') "
         f"AND length({_DIGITS}) <= {width} THEN lpad({_DIGITS}, {width}, '0') "
-        f"ELSE upper(trim(CAST(x AS VARCHAR))) END"
+        f"ELSE trim(CAST(x AS VARCHAR)) END"
     )
 
 
@@ -52,13 +53,13 @@ _NDC = """CASE
         THEN replace(trim(CAST(x AS VARCHAR)), '-', '')
     WHEN regexp_full_match(regexp_replace(trim(CAST(x AS VARCHAR)), '\\.0+$', ''), '[0-9]{1,9}')
         THEN lpad(regexp_replace(trim(CAST(x AS VARCHAR)), '\\.0+$', ''), 11, '0')
-    ELSE upper(regexp_replace(trim(CAST(x AS VARCHAR)), '\\s', '', 'g')) END"""
+    ELSE trim(CAST(x AS VARCHAR)) END"""
 
 _BILL_TYPE = f"""CASE
     WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL
     WHEN length({_DIGITS}) = 4 AND starts_with({_DIGITS}, '0') THEN substr({_DIGITS}, 2)
     WHEN regexp_full_match(regexp_replace(trim(CAST(x AS VARCHAR)), '\\.0+$', ''), '[0-9]+') THEN {_DIGITS}
-    ELSE upper(trim(CAST(x AS VARCHAR))) END"""
+    ELSE trim(CAST(x AS VARCHAR)) END"""
 
 _HCPCS = f"""CASE
     WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL
@@ -70,7 +71,7 @@ _TIN = f"""CASE
     WHEN x IS NULL OR trim(CAST(x AS VARCHAR)) = '' THEN NULL
     WHEN regexp_full_match(regexp_replace(trim(CAST(x AS VARCHAR)), '\\.0+$', ''), '[0-9]{{1,9}}|[0-9]{{2}}-[0-9]{{7}}')
         THEN lpad({_DIGITS}, 9, '0')
-    ELSE upper(trim(CAST(x AS VARCHAR))) END"""
+    ELSE trim(CAST(x AS VARCHAR)) END"""
 
 # system -> (macro name, SQL expression over x, valid-code pattern, label)
 SYSTEMS: dict[str, tuple[str, str, str, str]] = {
