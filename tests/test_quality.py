@@ -25,11 +25,11 @@ PAID = "2026-01-31"
 
 # person -> (gender, birth date, attributed PCP)
 PEOPLE = {
-    # breast cancer screening (women 52-74)
+    # breast cancer screening (women 42-74, CMS125 for 2026)
     "W1": ("female", "1951-12-31", "N1"),  # 74 on the last day: in
     "W2": ("female", "1950-12-31", "N1"),  # 75: out
     "W3": ("female", "1973-12-31", "N2"),  # 52 on the last day: in
-    "W4": ("female", "1974-01-01", "N1"),  # 51: out
+    "W4": ("female", "1974-01-01", "N1"),  # 51: in (42-74), out of the 50-74 variant only by window
     "W5": ("female", BORN_70, "N1"),  # bilateral mastectomy
     "W6": ("female", BORN_70, "N1"),  # hospice
     "W7": ("female", BORN_70, "N2"),  # no mammogram at all
@@ -57,7 +57,7 @@ PEOPLE = {
     "D4": ("male", "1995-06-01", "N1"),
     "D5": ("male", "1995-06-01", "N1"),
     "D6": ("male", "1995-06-01", "N1"),  # hospice
-    "D7": ("male", "1995-06-01", "N1"),  # diabetes only in 2023: out
+    "D7": ("male", "1995-06-01", "N1"),  # diabetes only in 2023, taken as continuing: in
     # statins
     "S1": ("male", "1995-06-01", "N1"),
     "S2": ("male", "1995-06-01", "N1"),
@@ -190,7 +190,10 @@ def build_quality_extract(d):
         _prof(c(), "D4", "2025-02-01", "99213", dx="E119"),
         _prof(c(), "D5", "2025-02-01", "99213", dx="E119"),
         _prof(c(), "D6", "2025-02-01", "99213", dx="E119"),
-        _prof(c(), "D6", "2025-04-01", "Q5001", dx="C349", npi="N9", pos="12"),
+        # Q5003 (hospice in a nursing facility) is in CMS's Hospice Encounter value set; Q5001,
+        # which this fixture used before, is not (tests/test_quality_spec.py checks that it no
+        # longer excludes).
+        _prof(c(), "D6", "2025-04-01", "Q5003", dx="C349", npi="N9", pos="12"),
         _prof(c(), "D7", "2023-12-31", "99213", dx="E119"),
         # annual wellness visits
         _prof(c(), "W1", "2025-06-01", "G0439"),
@@ -347,18 +350,22 @@ def _by_person(df):
 
 def test_breast_cancer_screening_by_hand(qx, reg):
     got = _by_person(_results(qx, reg, "breast_cancer_screening"))
-    # W1: 74 on 2025-12-31, mammogram on 2023-10-01 = the first day of the 27-month window -> met.
+    # CMS125 (2026): women 42-74 with a qualifying visit (everyone has the 99213 of 2025-01-15);
+    # the window runs from 1 October two years before the period's first year: 2023-10-01.
+    # W1: 74 on 2025-12-31, mammogram on 2023-10-01 = the window's first day -> met.
     # W3: 52, mammogram on 2023-09-30, one day early -> not met. W7: none -> not met.
-    # W5 mastectomy (Z90.13), W6 hospice (bill type 811) excluded. W2 (75), W4 (51), men: absent.
+    # W4: 51, inside 42-74 (the 2024 specification's 52-74 left her out): no mammogram -> not met.
+    # W5 mastectomy (Z90.13), W6 hospice (bill type 811) excluded. W2 (75), men: absent.
     assert got == {
         "W1": (True, None, True),
         "W3": (True, None, False),
+        "W4": (True, None, False),
         "W7": (True, None, False),
         "W5": (False, "bilateral mastectomy", False),
         "W6": (False, "hospice", False),
     }
     rate = compute_metrics(qx, reg, ["breast_cancer_screening"], Viewer("payer"), P2025)
-    assert (rate["numerator"].iloc[0], rate["denominator"].iloc[0]) == (1, 3)  # 1 of W1, W3, W7
+    assert (rate["numerator"].iloc[0], rate["denominator"].iloc[0]) == (1, 4)  # 1 of W1, W3, W4, W7
     res = _results(qx, reg, "breast_cancer_screening").set_index("person_id")
     assert (res.loc["W1", "evidence_code"], res.loc["W1", "evidence_date"]) == ("77067", "2023-10-01")
 
@@ -401,7 +408,9 @@ def test_controlling_blood_pressure_by_hand(qx, reg):
     # B1 (85): latest day 2025-11-10 has 150/85 and 135/95 -> lowest of each 135/85 -> controlled.
     # B3: latest 145/80 on 2025-10-01 (the 120/80 in February is older) -> not controlled.
     # B5: no reading -> not controlled. B7: 139/89 (the later systolic-only day has no pair).
-    # B6: ESRD (N18.6) excluded. B2 (86) and B4 (I10 only after June) absent.
+    # B6: ESRD (N18.6 on a claim in the period; dialysis 90935 too) excluded. B2 (86) and B4 (I10
+    # only from 2025-07-01, the first day after the six months) absent. B1's I10 is from
+    # 2024-01-01, before the period: taken as continuing into it, as CMS165 allows.
     assert got == {
         "B1": (True, None, True),
         "B3": (True, None, False),
@@ -416,18 +425,23 @@ def test_controlling_blood_pressure_by_hand(qx, reg):
 
 def test_hba1c_poor_control_by_hand(qx, reg):
     got = _by_person(_results(qx, reg, "diabetes_hba1c_poor_control"))
+    # CMS122 (2026): the most recent day's lowest reading; a test without a result is poor control.
     # D1 (75): latest 8.0 -> not poor. D3: 9.1 -> poor. D4: no test -> poor.
-    # D5: 9.0 is not above 9.0, and the later "pending" is not a number -> not poor.
-    # D6 hospice (Q5001). D2 (76) and D7 (diabetes only in 2023) absent.
+    # D5: 9.0 on 05-01, then "pending" on 06-01: the most recent test has no result -> poor
+    # (the 2024 version skipped results that were not numbers and read 9.0, not poor).
+    # D7: diabetes coded only on 2023-12-31; a diagnosis is taken as continuing (its prevalence
+    # overlaps the period), so D7 is in, untested -> poor (the 12-month lookback left D7 out).
+    # D6 hospice (Q5003). D2 (76) absent.
     assert got == {
         "D1": (True, None, False),
         "D3": (True, None, True),
         "D4": (True, None, True),
-        "D5": (True, None, False),
+        "D5": (True, None, True),
+        "D7": (True, None, True),
         "D6": (False, "hospice", False),
     }
     rate = compute_metrics(qx, reg, ["diabetes_hba1c_poor_control"], Viewer("payer"), P2025)
-    assert rate["value"].iloc[0] == pytest.approx(2 / 4)
+    assert rate["value"].iloc[0] == pytest.approx(4 / 5)
 
 
 def test_statin_pdc_overlapping_fills_shift_forward(qx, reg):
@@ -523,8 +537,9 @@ def test_care_gaps_org_export(qx, reg):
     assert (gaps["pcp_name"] == "Dr Two").all()
     assert (gaps.loc[gaps["person_id"] == "W7", "last_visit"] == "2025-01-15").all()
     payer = quality.care_gaps(qx, reg, Viewer("payer"), P2025, ["diabetes_hba1c_poor_control"])
-    # lower is better: the gap is being in the numerator (D3 9.1%, D4 untested)
-    assert set(payer["person_id"]) == {"D3", "D4"}
+    # lower is better: the gap is being in the numerator (D3 9.1%, D4 and D7 untested, D5's
+    # latest test without a result)
+    assert set(payer["person_id"]) == {"D3", "D4", "D5", "D7"}
 
 
 def test_cli_measure_results_and_refusal(qx, reg, capsys):
@@ -724,7 +739,12 @@ def test_variant_is_a_small_override_of_the_base(reg, tmp_path):
 
     base, variant = reg.get("breast_cancer_screening"), reg.get("breast_cancer_screening_50_74")
     assert variant.variant_of == base.id and variant.kind == base.kind
-    assert variant.constants == {"min_age": 50, "max_age": 74, "lookback_months": 24}
+    assert variant.constants == {
+        "min_age": 50,
+        "max_age": 74,
+        "lookback_months": 24,
+        "require_qualifying_encounter": 1,
+    }
     assert variant.source == base.source and variant.value_sets == base.value_sets
     a, b = render_definition(base), render_definition(variant)
     changed = {x for x in b if x not in a}
@@ -800,6 +820,6 @@ def test_payer_quality_page_matches_the_engine(qx, monkeypatch, reg):
     assert (
         card.loc["Breast cancer screening", "Rate"] == f"{rates.loc['breast_cancer_screening', 'value']:.1%}"
     )
-    assert card.loc["Breast cancer screening", "Rate"] == "33.3%"  # 1 of 3, by hand above
+    assert card.loc["Breast cancer screening", "Rate"] == "25.0%"  # 1 of 4, by hand above
     assert card.loc["Controlling high blood pressure", "Rate"] == "50.0%"  # B1, B7 of 4
     assert card.loc["Breast cancer screening", "Against target"] == "too few to judge"

@@ -12,7 +12,10 @@ numbers. This module adds what a measure needs beyond a rate:
   (the rolling value, for the trend line; autocorrelated, so never put through the SPC rules).
   What a monthly point means for each measure is written in its definition (`trend.monthly`);
   measures whose annual denominator counts people without an event that month (blood pressure,
-  HbA1c) restrict the monthly point to people with a reading that month (`trend.monthly_filter`).
+  HbA1c) restrict the monthly point to people with a reading that month (`trend.monthly_filter`),
+  and measures whose lookback windows the specification anchors to the period's first day read a
+  month's point with windows of the 12 months ending that month (`trend.constants`), so every
+  point looks back equally far.
 - `control_chart`: p-chart (or Laney p′, see below) with the NHS "Making Data Count" rules.
 - `care_gaps`: members in a denominator without the numerator (for lower-is-better measures: in
   the numerator), with what would close the gap, the attributed PCP and the last primary care visit.
@@ -39,7 +42,7 @@ import pandas as pd
 from vbc import completion, engine, spc
 from vbc.engine import compute_metric
 from vbc.periods import Period, add_months, month_label, month_range
-from vbc.registry import Metric, Registry
+from vbc.registry import Metric, Registry, with_constants
 from vbc.scope import clean_filters, member_scope
 from vbc.security import Viewer, require_member_level
 from vbc.valuesets import all_value_sets
@@ -284,8 +287,10 @@ def trend(
     full = engine.data_period(ws)
     last = (last or full.end).replace(day=1)
     first = max((first or add_months(last, -(TREND_MONTHS - 1))).replace(day=1), full.start.replace(day=1))
-    column = (metric.options.get("trend") or {}).get("monthly_filter")
-    monthly_metric = _restricted(metric, column) if column else metric
+    options = metric.options.get("trend") or {}
+    monthly_metric = with_constants(metric, options.get("constants") or {})
+    column = options.get("monthly_filter")
+    monthly_metric = _restricted(monthly_metric, column) if column else monthly_metric
     filters = clean_filters(filters)
     by = list(by)
     months = month_range(first, last)

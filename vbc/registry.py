@@ -17,6 +17,7 @@ definition shown beside its own SQL, so a fix to an exclusion is one edit.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from vbc.valuesets import VALUE_SET_DIR, ValueSetError, all_value_sets
+from vbc.valuesets import PUBLISHED_DIR_NAME, VALUE_SET_DIR, ValueSetError, all_value_sets
 
 METRIC_DIR = Path(__file__).resolve().parent.parent / "metrics"
 DOMAINS = ("quality", "cost", "utilization")
@@ -42,6 +43,8 @@ DISPLAY_PAGES = ("overview", "utilization", "quality")
 # Keys every metric file may carry besides the fields of Metric.
 OPTION_KEYS = ("trend", "care_gap", "evidence_label")
 _VALUE_SET_REF = re.compile(r"value_set\s*=\s*'([A-Za-z0-9_]+)'")
+# `value_set IN ('a', 'b')`: each name in the list is a reference too.
+_VALUE_SET_LIST = re.compile(r"value_set\s+IN\s*\(((?:\s*'[A-Za-z0-9_]+'\s*,?)+)\)", re.IGNORECASE)
 _PARAM_REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -177,6 +180,27 @@ def _substitute(path: Path, sql: str, constants: dict) -> str:
     return _CONSTANT_REF.sub(lambda m: repr(constants[m.group(1)]), sql)
 
 
+def with_constants(metric: Metric, overrides: dict) -> Metric:
+    """The metric with some constants replaced and its SQL substituted again (a trend's monthly
+    points read windows their own way: `trend.constants`)."""
+    if not overrides:
+        return metric
+    constants = {**metric.constants, **overrides}
+    sql = _substitute(metric.path or Path(metric.id), metric.sql_template, constants)
+    return dataclasses.replace(metric, constants=constants, sql=sql)
+
+
+def _check_trend_constants(path: Path, doc: dict, constants: dict) -> None:
+    trend = doc.get("trend") or {}
+    overrides = trend.get("constants") or {} if isinstance(trend, dict) else {}
+    if not isinstance(overrides, dict):
+        raise _fail(path, "trend.constants must be a mapping of constant names to numbers")
+    unknown = sorted(set(overrides) - set(constants))
+    if unknown:
+        raise _fail(path, f"trend.constants names constant(s) not under constants: {', '.join(unknown)}")
+    _substitute(path, "", overrides)  # numbers only
+
+
 def _display(path: Path, doc: dict) -> dict:
     display = doc.get("display") or {}
     if not isinstance(display, dict) or not all(
@@ -213,12 +237,24 @@ def _check_fields(path: Path, doc: dict) -> None:
         raise _fail(path, "history must have an entry for the current version")
 
 
-def _check_sql_references(path: Path, sql: str, declared: tuple[str, ...], value_set_names: set[str]) -> None:
+def value_set_references(sql: str) -> list[str]:
+    """Every value set the SQL names (`value_set = 'x'` or `value_set IN ('x', 'y')`)."""
+    listed = [n for group in _VALUE_SET_LIST.findall(sql) for n in re.findall(r"'([A-Za-z0-9_]+)'", group)]
+    return _VALUE_SET_REF.findall(sql) + listed
+
+
+def _check_sql_references(
+    path: Path,
+    sql: str,
+    declared: tuple[str, ...],
+    value_set_names: set[str],
+    inherited: tuple[str, ...] = (),
+) -> None:
     for name in declared:
         if name not in value_set_names:
             raise _fail(path, f"value set '{name}' does not exist in metrics/value_sets/")
-    for name in _VALUE_SET_REF.findall(sql):
-        if name not in declared:
+    for name in value_set_references(sql):
+        if name not in declared and name not in inherited:
             raise _fail(path, f"SQL uses value set '{name}' which is not listed under value_sets")
     unknown = set(_PARAM_REF.findall(sql)) - set(PARAMETERS)
     if unknown:
@@ -239,12 +275,15 @@ def parse_metric(
     if not isinstance(doc.get("constants") or {}, dict):
         raise _fail(path, "constants must be a mapping of names to numbers")
     constants = dict(doc.get("constants") or {})
+    _check_trend_constants(path, doc, constants)
     if isinstance(doc.get("sql"), str):
         doc = {**doc, "sql_template": doc["sql"], "sql": _substitute(path, doc["sql"], constants)}
     _check_fields(path, doc)
     own = tuple(doc.get("value_sets") or ())
-    _check_sql_references(path, doc["sql"], own, value_set_names)
-    used = tuple(m for m in (shared or {}).values() if m.called_by(doc["sql"]))
+    used = shared_calls(doc["sql"], shared or {})
+    _check_sql_references(
+        path, doc["sql"], own, value_set_names, tuple(v for m in used for v in m.value_sets)
+    )
     declared = own + tuple(v for m in used for v in m.value_sets if v not in own)
     target = doc.get("target")
     return Metric(
@@ -320,10 +359,11 @@ def parse_shared(path: Path, value_set_names: set[str]) -> SharedSql:
     if _PARAM_REF.search(doc["sql"]):
         raise MetricDefinitionError(f"{where}: use the parameters by name, not $name")
     declared = tuple(doc.get("value_sets") or ())
-    try:
-        _check_sql_references(path, doc["sql"], declared, value_set_names)
-    except MetricDefinitionError as exc:
-        raise MetricDefinitionError(str(exc).replace("metric definition", "shared definition")) from None
+    missing = [name for name in declared if name not in value_set_names]
+    if missing:
+        raise MetricDefinitionError(
+            f"{where}: value set '{missing[0]}' does not exist in metrics/value_sets/"
+        )
     return SharedSql(
         name=doc["name"],
         kind=doc["kind"],
@@ -341,11 +381,11 @@ def _schema_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory database with every mart present and empty, to check SQL against."""
     from vbc.contract import TABLES
     from vbc.marts import build_marts
-    from vbc.validate import _empty_table
+    from vbc.validate import empty_table
 
     con = duckdb.connect()
     for table in TABLES.values():
-        _empty_table(con, table)
+        empty_table(con, table)
     build_marts(con)
     con.execute("CREATE TABLE value_sets (value_set VARCHAR, code VARCHAR, code_system VARCHAR)")
     return con
@@ -407,7 +447,34 @@ def _base_doc(path: Path, doc: dict, by_id: dict, key: str) -> dict:
 
 def load_shared(metric_dir: Path, value_set_names: set[str]) -> dict[str, SharedSql]:
     folder = Path(metric_dir) / SHARED_DIR_NAME
-    return {p.stem: parse_shared(p, value_set_names) for p in sorted(folder.glob("*.yaml"))}
+    shared = {p.stem: parse_shared(p, value_set_names) for p in sorted(folder.glob("*.yaml"))}
+    for macro in shared.values():
+        # A macro may use the value sets of the macros it calls (they come with them).
+        inner = tuple(
+            v for m in shared_calls(macro.sql, shared) if m.name != macro.name for v in m.value_sets
+        )
+        try:
+            _check_sql_references(macro.path, macro.sql, macro.value_sets, value_set_names, inner)
+        except MetricDefinitionError as exc:
+            raise MetricDefinitionError(str(exc).replace("metric definition", "shared definition")) from None
+    return shared
+
+
+def shared_calls(sql: str, shared: dict[str, SharedSql]) -> tuple[SharedSql, ...]:
+    """The shared macros `sql` calls, directly or through another macro, each after the macros it
+    calls (the order they must be created in)."""
+    order: list[SharedSql] = []
+
+    def visit(text: str, seen: tuple[str, ...]) -> None:
+        for macro in shared.values():
+            if macro.name in seen or not macro.called_by(text):
+                continue
+            visit(macro.sql, seen + (macro.name,))
+            if macro not in order:
+                order.append(macro)
+
+    visit(sql, ())
+    return tuple(order)
 
 
 def load_registry(
@@ -439,6 +506,8 @@ def load_registry(
         h.update(b"shared/" + macro.path.name.encode() + b"\0" + macro.path.read_bytes())
     for vs in value_sets.values():
         h.update(vs.path.name.encode() + b"\0" + vs.path.read_bytes())
+    for csv_path in sorted((Path(value_set_dir) / PUBLISHED_DIR_NAME).glob("*.csv")):
+        h.update(b"published/" + csv_path.name.encode() + b"\0" + csv_path.read_bytes())
     if not metrics:
         raise MetricDefinitionError(f"no metric definitions found in {metric_dir}")
     return Registry(metrics, h.hexdigest(), shared)
