@@ -62,6 +62,9 @@ class ChunkBase:
         self.obs: list[tuple] = []
         self.labs: list[tuple] = []
         self.qi_counts = np.zeros((2, 2))  # [before/after, readings/controlled] for Lakeside hypertensives
+        # Claims queued from self.heads[own_stream_from:] draw their payment lags from own_rng.
+        self.own_stream_from: int | None = None
+        self.own_rng: np.random.Generator | None = None
 
     def r_pow(self, a: float) -> np.ndarray:
         return self.r**a / pow_mean(a)

@@ -58,6 +58,7 @@ class Chunk(
         self.gen_labs()
         self.gen_screening()
         self.gen_dme()
+        self.gen_eye_and_cervical()
         return {
             "medical_claim": self._medical(),
             "pharmacy_claim": self.gen_pharmacy(),

@@ -18,7 +18,11 @@ class MedicalClaims(ChunkBase):
             k: np.concatenate([ln[k] + (offs[i] if k == "claim" else 0) for i, ln in enumerate(self.lines)])
             for k in self.lines[0]
         }
-        paid_day = H["end"] + self._paid_lag(H["lag"])
+        split = int(offs[self.own_stream_from]) if self.own_stream_from is not None else len(H["lag"])
+        lag = self._paid_lag(H["lag"][:split], self.rng)
+        if split < len(H["lag"]):
+            lag = np.concatenate([lag, self._paid_lag(H["lag"][split:], self.own_rng)])
+        paid_day = H["end"] + lag
         keep = self._billable(H, L, paid_day)
         # Kept claims renumbered from 0, each claim's lines together in the order they were queued.
         new_id = np.cumsum(keep) - 1
@@ -33,10 +37,9 @@ class MedicalClaims(ChunkBase):
         cl = cl[order]
         return self._medical_table(H, L, cl, paid_day)
 
-    def _paid_lag(self, kind: np.ndarray) -> np.ndarray:
+    def _paid_lag(self, kind: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Days from service to payment: professional 2-6 weeks, institutional longer, with a tail of
         months."""
-        rng = self.rng
         C = len(kind)
         lag = np.empty(C, np.int64)
         sel = kind == LAG_PROF

@@ -1,5 +1,5 @@
-"""Cancer screening: colorectal (colonoscopy, FIT, FIT-DNA, sigmoidoscopy, CT colonography) and
-mammography with its diagnostic follow-ups."""
+"""Screening: colorectal (colonoscopy, FIT, FIT-DNA, sigmoidoscopy, CT colonography), mammography
+with its diagnostic follow-ups, diabetic eye exams and cervical cancer screening (Pap and HPV)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,63 @@ import numpy as np
 
 from vbc.demo.base import LAG_INST, ChunkBase, choice
 from vbc.demo.columns import one_line, slot_lines
+from vbc.demo.population import DM
+
+# Diabetic eye exams: the yearly share of diabetics examined, and the share with retinopathy coded.
+EYE_EXAM_RATE, RETINOPATHY_SHARE = 0.58, 0.12
+# Cervical screening of women under 65: Pap every three years, or Pap with an HPV co-test every
+# five, for this share of them (the rest are overdue).
+CERVICAL_SCREENED = 0.62
 
 
 class Screening(ChunkBase):
     def gen_screening(self) -> None:
         self._colorectal_screening()
         self._mammography()
+
+    def gen_eye_and_cervical(self) -> None:
+        """Diabetic eye exams and cervical screening, added after the other generators: they draw
+        from a stream of their own and their claims' payment lags do too (own_stream_from), so
+        adding them left every other claim of the chunk exactly as it was."""
+        self.own_rng = np.random.default_rng([self.g.seed, self.index, 131])
+        self.own_stream_from = len(self.heads)
+        self._diabetic_eye_exams(self.own_rng)
+        self._cervical_screening(self.own_rng)
+
+    def _diabetic_eye_exams(self, rng: np.random.Generator) -> None:
+        """A yearly eye exam at the ophthalmologist for most diabetics; some have diabetic
+        retinopathy coded on it."""
+        V, w = self.V, self.w
+        dm = np.flatnonzero(self.cond[:, DM] & (self.age < 77))
+        retino = rng.random(len(dm)) < RETINOPATHY_SHARE
+        docs = self.R.spec["ophthalmology"]
+        for y in np.unique(w.year):
+            take = rng.random(len(dm)) < EYE_EXAM_RATE
+            d = np.datetime64(f"{int(y)}-01-01").astype(np.int64) + (rng.random(len(dm)) * 365).astype(
+                np.int64
+            )
+            ok = take & self.valid(dm, d)
+            mi, dd, rt = dm[ok], d[ok], retino[ok]
+            c = len(mi)
+            lines = one_line(c, hcpcs=V("92014"), paid=118.0 * rng.uniform(0.97, 1.03, c))
+            dx = np.where(rt, V("E11319"), self.diab_code[mi])
+            self.prof(mi, dd, docs[self.gid[mi] % len(docs)], "11", lines, dx, kchron=2)
+
+    def _cervical_screening(self, rng: np.random.Generator) -> None:
+        """Women under 65: a Pap test every three years, some with an HPV co-test every five instead;
+        the laboratory bills the test."""
+        V, w = self.V, self.w
+        n = self.n
+        women = np.flatnonzero(self.female & (self.age < 65) & (rng.random(n) < CERVICAL_SCREENED))
+        cotest = rng.random(len(women)) < 0.35
+        every = np.where(cotest, 5 * 365, 3 * 365)
+        first = w.first_day - (rng.random(len(women)) * every).astype(np.int64)
+        for k in range(0, w.months // 36 + 2):
+            d = first + k * every + np.round(rng.normal(0, 30, len(women))).astype(np.int64)
+            ok = self.valid(women, d)
+            mi, dd, co = women[ok], d[ok], cotest[ok]
+            self.lab_claims(mi, dd, V("88175"), 28.0, V("Z124"), ())
+            self.lab_claims(mi[co], dd[co], V("87624"), 35.0, V("Z1151"), ())
 
     def _colorectal_screening(self) -> None:
         """Colorectal cancer screening for ages 45-75 (and a tail), never for the colectomy members."""
