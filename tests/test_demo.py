@@ -12,8 +12,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from vbc.contract import DATE, INTEGER, NUMBER, STRING, TABLES, table_files
+from vbc.contract import DATE, INTEGER, NUMBER, STRING, TABLES
 from vbc.demo import ORGANIZATIONS, STATIN_NDCS, generate
+from vbc.extracts import table_files
 
 MEMBERS, MONTHS, SEED, CHUNK = 3000, 36, 11, 1000
 PCP_SPECIALTIES = {"internal medicine", "family practice", "geriatric medicine", "nurse practitioner"}

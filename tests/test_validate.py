@@ -10,7 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import write_table
-from vbc.contract import TABLES, table_files
+from vbc.contract import TABLES
+from vbc.extracts import table_files
 from vbc.validate import validate
 
 TODAY = date(2026, 11, 23)
@@ -102,13 +103,18 @@ def test_duplicate_claim_lines(small_extract):
     assert f.table == "medical_claim" and f.rows == 3 and "duplicate claim lines" in f.message
 
 
-@pytest.mark.parametrize("amount,check", [(-25.0, "negative_amount"), (9_999_999.0, "absurd_amount")])
-def test_impossible_amounts(small_extract, amount, check):
+@pytest.mark.parametrize(
+    "amount,check,severity",
+    # A negative line is a reversal; alone (its original not in the extract) it is an orphan: kept
+    # out of the totals and listed as a warning, never an error. An absurd amount stops the build.
+    [(-25.0, "orphan_reversal", "warning"), (9_999_999.0, "absurd_amount", "error")],
+)
+def test_impossible_amounts(small_extract, amount, check, severity):
     rows = _rows(small_extract / "medical_claim.parquet")
     rows[2]["paid_amount"] = amount
     write_table(small_extract, "medical_claim", rows)
     f = _only(validate(small_extract, TODAY), check)
-    assert (f.table, f.column, f.rows) == ("medical_claim", "paid_amount", 1)
+    assert (f.table, f.column, f.rows, f.severity) == ("medical_claim", "paid_amount", 1, severity)
     assert f.amount == pytest.approx(amount)
 
 

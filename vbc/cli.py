@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from vbc.engine import GROUPINGS, Period, compute_metrics, data_period, export_rows, stamp
+from vbc.engine import GROUPINGS, Period, compute_metrics, data_period, export_rows, organizations, stamp
 from vbc.registry import MetricDefinitionError, load_registry
 from vbc.security import Viewer
 from vbc.workspace import NoBuildError, Workspace
@@ -23,20 +23,43 @@ def _err(*lines: str) -> None:
 
 
 def open_ready(data: str) -> Workspace:
-    """Build when the extracts changed; keep serving the last good build when the new one fails."""
+    """Build when the extracts changed; keep serving the last good build when the new one fails
+    or another build is running. The workspace returned is pinned to the build it serves."""
     ws = Workspace.open(data)
     result = ws.ensure_built()
+    if result is not None and result.busy:
+        if not ws.good:
+            _err("Another build of these extracts is running and there is no earlier good build yet; try again shortly.")
+            raise SystemExit(EXIT_INVALID)
+        _err(
+            "NOTE: the extracts changed and another build is running; serving the last good build "
+            f"(built {ws.good.get('built_at')})."
+        )
+        return ws
     failed = result.report if result is not None and not result.ok else ws.failed_report
     if failed is not None:
         if not ws.good:
             _err("The data could not be built and there is no earlier good build:", failed.text())
             raise SystemExit(EXIT_INVALID)
         _err(
-            "WARNING: the newest extracts failed validation; serving the last good build "
+            "WARNING: the newest extracts could not be built; serving the last good build "
             f"(built {ws.good.get('built_at')}).",
             failed.text(),
         )
     return ws
+
+
+def known_viewer(ws: Workspace, text: str) -> Viewer:
+    """The --viewer of a command, refused (exit 2) when it names an organization the build does not
+    know, listing the ones it does; an empty export with exit 0 would look like a real answer."""
+    viewer = Viewer.parse(text)
+    if viewer.kind == "org":
+        known = organizations(ws)
+        if viewer.organization not in known:
+            raise ValueError(
+                f"unknown organization '{viewer.organization}' in --viewer; known: {', '.join(known) or 'none'}"
+            )
+    return viewer
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -63,14 +86,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     ws = Workspace.open(args.data)
-    result = ws.build()
+    result = ws.build(accept_shrink=args.accept_shrink)
     print(result.report.text())
+    if result.busy:
+        _err("Another build of these extracts is running; nothing was built.")
+        return EXIT_INVALID
     if not result.ok:
         if ws.good:
             _err(f"Build failed; the last good build (built {ws.good.get('built_at')}) keeps serving.")
         return EXIT_INVALID
     print(
-        f"Built {ws.mart_path} in {result.seconds:.1f}s; paid through {result.meta['paid_through']}, "
+        f"Built {ws.mart_path} in {result.seconds:.1f}s; paid through {result.meta['paid_through'] or 'unknown (no paid dates)'}, "
         f"attribution {result.meta['attribution_source']}."
     )
     return EXIT_OK
@@ -100,7 +126,7 @@ def _write(doc_stamp: dict, rows: list[dict], fmt: str) -> None:
 def cmd_metrics(args: argparse.Namespace) -> int:
     registry = load_registry()
     ws = open_ready(args.data)
-    viewer = Viewer.parse(args.viewer)
+    viewer = known_viewer(ws, args.viewer)
     # Default: every metric of the registry (completed PMPMs included).
     metric_ids = args.metric or sorted(registry.metrics)
     for m in metric_ids:
@@ -135,6 +161,7 @@ def cmd_attribution(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     settings = _attribution_settings(args)
     ws = open_ready(args.data)
+    known_viewer(ws, args.viewer)
     period = _period(args, ws)
     window = None
     if args.start:  # an explicit assignment window replaces the contract's
@@ -169,6 +196,7 @@ def _settlement_csv(doc_stamp: dict, rows: list[dict]) -> list[dict]:
 def cmd_settlement(args: argparse.Namespace) -> int:
     from vbc import settlement
     from vbc.security import NotEntitled
+    from vbc.settlement_claims import settlement_for
     from vbc.terms import ContractTermsError, load_terms
 
     try:
@@ -214,21 +242,21 @@ def cmd_settlement(args: argparse.Namespace) -> int:
         ws = open_ready(args.data)
         registry = load_registry()
         try:
-            out = settlement.settlement_for(
+            estimate = settlement_for(
                 ws, terms, viewer, registry, quality_score=args.quality_score, members=args.members
             )
         except NotEntitled as exc:
             _err(f"error: {exc}")
             return EXIT_INVALID
-        result = out["settlement"]
+        result = estimate.settlement
         doc_stamp = {
             **stamp(ws, registry),
             "viewer": viewer.key,
             "contract": str(terms.path),
-            "status": out["status"],
-            "period": out["period"].label,
+            "status": estimate.status,
+            "period": estimate.period.label,
         }
-        extra = {"range": out["range"], "notes": out["notes"]}
+        extra = {"range": estimate.range, "notes": estimate.notes}
     rows = settlement.export_rows(result)
     if args.format == "json":
         print(json.dumps({"stamp": doc_stamp, **extra, "rows": rows}, indent=1, default=str))
@@ -247,9 +275,9 @@ def cmd_measure_results(args: argparse.Namespace) -> int:
     from vbc.security import NotEntitled
 
     registry = load_registry()
-    viewer = Viewer.parse(args.viewer)
     metric = registry.get(args.metric)
     ws = open_ready(args.data)
+    viewer = known_viewer(ws, args.viewer)
     try:
         df = measure_results(ws, registry, metric.id, viewer, _period(args, ws))
     except NotEntitled as exc:
@@ -300,6 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="validate and build the marts")
     b.add_argument("--data", required=True)
+    b.add_argument(
+        "--accept-shrink",
+        action="store_true",
+        help="take a delivery whose complete months lost dollars against the last good build",
+    )
     b.set_defaults(func=cmd_build)
 
     m = sub.add_parser("metrics", help="compute metrics")

@@ -48,14 +48,36 @@ BACKTEST_MATURE = 12  # "eventually paid" = paid by the latest date, for months 
 MIN_ORIGINS = 6
 
 
+COMPLETION_COLUMNS = [
+    "month",
+    "incurred_month",
+    "lag",
+    "raw",
+    "completion_factor",
+    "cdf",
+    "rel_se",
+    "rel_var_process",
+    "rel_var_param",
+    "completed",
+    "low",
+    "high",
+    "incomplete",
+]
+
+
+BACKTEST_COLUMNS = ["cut_months", "paid_through_at_cut", "month", "lag", "raw", "completed", "low", "high", "actual"]
+
+
 def is_incomplete(completion_factor):
     """The one rule for an incomplete month: less than COMPLETE_SHARE of its dollars are paid
     (the chain-ladder completion factor of the dollars in question). Works on arrays too."""
     return completion_factor < COMPLETE_SHARE
 
 
-def paid_through(ws: Workspace) -> date:
-    return date.fromisoformat((ws.good or {})["paid_through"])
+def paid_through(ws: Workspace) -> date | None:
+    """The build's paid-through date; None for an extract without paid dates (no completion)."""
+    text = (ws.good or {}).get("paid_through")
+    return date.fromisoformat(text) if text else None
 
 
 def runout_facts(con, through: date | None) -> dict:
@@ -76,7 +98,7 @@ def incomplete_months(ws: Workspace) -> list[str]:
         return list(good["incomplete_months"])
     con = ws.connect()  # a build made before the list was recorded
     try:
-        return runout_facts(con, paid_through(ws) if good.get("paid_through") else None)["incomplete_months"]
+        return runout_facts(con, paid_through(ws))["incomplete_months"]
     finally:
         con.close()
 
@@ -217,22 +239,10 @@ def completion_table(
     `ws` is only read for the paid-through date when `through` is not given.
     """
     through = through or paid_through(ws)
+    if through is None:  # no paid dates: nothing to complete, every month is taken as paid
+        return pd.DataFrame(columns=COMPLETION_COLUMNS)
     first = first or _first_month(con, viewer, filters)
-    cols = [
-        "month",
-        "incurred_month",
-        "lag",
-        "raw",
-        "completion_factor",
-        "cdf",
-        "rel_se",
-        "rel_var_process",
-        "rel_var_param",
-        "completed",
-        "low",
-        "high",
-        "incomplete",
-    ]
+    cols = COMPLETION_COLUMNS
     if first is None or first > through:
         return pd.DataFrame(columns=cols)
     if frame is None:
@@ -292,7 +302,7 @@ def complete_monthly(
     out["completed"] = raw * cdf
     out["low"] = out["completed"] * np.maximum(1 - Z95 * rel, 0)
     out["high"] = out["completed"] * (1 + Z95 * rel)
-    out["incomplete"] = monthly[month_col].map(f["incomplete"]).fillna(False).astype(bool)
+    out["incomplete"] = monthly[month_col].map(f["incomplete"]).eq(True)
     return out
 
 
@@ -347,20 +357,7 @@ def completed_frame(
 
 
 # ----------------------------------------------------------------------------- backtest
-def backtest(
-    ws: Workspace,
-    viewer: Viewer = Viewer("payer"),
-    filters: dict | None = None,
-    cuts: tuple[int, ...] = BACKTEST_CUTS,
-    category: str | None = None,
-) -> pd.DataFrame:
-    """Cut the claims at earlier paid-through dates, complete, compare with what was paid later.
-
-    One row per (cut, incurred month) with lag at the cut, raw and completed dollars at the cut,
-    the range, and the dollars eventually paid (by the latest paid-through date) for incurred months
-    at least BACKTEST_MATURE months old by then.
-    """
-    latest = paid_through(ws)
+def _backtest_rows(ws: Workspace, viewer: Viewer, filters, cuts, category, latest: date) -> list[dict]:
     con = ws.connect()
     rows = []
     try:
@@ -393,20 +390,26 @@ def backtest(
                 )
     finally:
         con.close()
-    df = pd.DataFrame(
-        rows,
-        columns=[
-            "cut_months",
-            "paid_through_at_cut",
-            "month",
-            "lag",
-            "raw",
-            "completed",
-            "low",
-            "high",
-            "actual",
-        ],
-    )
+    return rows
+
+
+def backtest(
+    ws: Workspace,
+    viewer: Viewer = Viewer("payer"),
+    filters: dict | None = None,
+    cuts: tuple[int, ...] = BACKTEST_CUTS,
+    category: str | None = None,
+) -> pd.DataFrame:
+    """Cut the claims at earlier paid-through dates, complete, compare with what was paid later.
+
+    One row per (cut, incurred month) with lag at the cut, raw and completed dollars at the cut,
+    the range, and the dollars eventually paid (by the latest paid-through date) for incurred months
+    at least BACKTEST_MATURE months old by then.
+    """
+    latest = paid_through(ws)
+    # No paid dates: nothing to cut, so nothing to backtest (an empty table).
+    rows = [] if latest is None else _backtest_rows(ws, viewer, filters, cuts, category, latest)
+    df = pd.DataFrame(rows, columns=BACKTEST_COLUMNS)
     df["error"] = df["completed"] / df["actual"] - 1
     df["raw_error"] = df["raw"] / df["actual"] - 1
     tol = 1e-6 * df["actual"].abs()

@@ -1,13 +1,12 @@
 """The data contract: which tables an extract holds, their columns, types and keys.
 
 Column names follow the Tuva Project input layer so teams already mapped to Tuva can point the
-product at their files. Each table is `<table>.parquet` or a folder `<table>/` of Parquet files.
+product at their files (vbc/extracts.py finds the files and maps other names onto these).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 # Type families, not exact physical types: extracts arrive as strings, dates or timestamps,
 # ints or decimals, and all of those are fine as long as every value converts.
@@ -115,7 +114,12 @@ MEDICAL_CLAIM = Table(
             description="UB-04 patient status; 01 = discharged home",
             code="disposition",
         ),
-        _c("paid_date", DATE, nullable=False),
+        _c(
+            "paid_date",
+            DATE,
+            required=False,
+            description="without paid dates run-out completion cannot be computed (a warning)",
+        ),
         _c("bill_type_code", code="bill_type"),
         _c("drg_code", code="drg"),
         _c("revenue_center_code", code="revenue"),
@@ -125,8 +129,9 @@ MEDICAL_CLAIM = Table(
         _c("billing_npi", code="npi"),
         _c("billing_tin", code="tin"),
         _c("facility_npi", code="npi"),
-        _c("paid_amount", NUMBER, nullable=False),
+        _c("paid_amount", NUMBER, nullable=False, description="negative on reversal lines"),
         _c("allowed_amount", NUMBER),
+        _c("original_claim_id", required=False, description="the claim this one replaces, if any"),
     )
     + _codes("diagnosis_code", first_required=True, system="icd10cm")
     + _codes("procedure_code", first_required=False, system="icd10pcs"),
@@ -148,9 +153,10 @@ PHARMACY_CLAIM = Table(
         _c("ndc_code", code="ndc"),
         _c("quantity", NUMBER),
         _c("days_supply", INTEGER),
-        _c("paid_date", DATE, nullable=False),
-        _c("paid_amount", NUMBER, nullable=False),
+        _c("paid_date", DATE, required=False),
+        _c("paid_amount", NUMBER, nullable=False, description="negative on reversal lines"),
         _c("allowed_amount", NUMBER),
+        _c("original_claim_id", required=False, description="the claim this one replaces, if any"),
     ),
     key=("claim_id", "claim_line_number"),
     required=False,
@@ -239,19 +245,3 @@ TABLES: dict[str, Table] = {
         RISK_SCORE,
     )
 }
-
-
-def table_files(data_dir: Path, table: str) -> list[Path]:
-    """The Parquet files holding `table` in `data_dir`: `<table>.parquet` or `<table>/*.parquet`."""
-    single = data_dir / f"{table}.parquet"
-    folder = data_dir / table
-    files: list[Path] = []
-    if single.is_file():
-        files.append(single)
-    if folder.is_dir():
-        files.extend(sorted(p for p in folder.rglob("*.parquet") if p.is_file()))
-    return files
-
-
-def input_files(data_dir: Path) -> dict[str, list[Path]]:
-    return {name: table_files(data_dir, name) for name in TABLES}

@@ -76,7 +76,7 @@ def payment_lag(ws: Workspace) -> pd.DataFrame:
             lines AS (
                 SELECT date_diff('month', incurred_month, paid_month) AS lag, paid_amount
                 FROM claim_lines, pt
-                WHERE incurred_month <= pt.m - to_months($mature)
+                WHERE incurred_month <= pt.m - to_months($mature) AND paid_month IS NOT NULL
             )
             SELECT lag, sum(paid_amount) AS paid FROM lines GROUP BY lag ORDER BY lag
         """,

@@ -272,8 +272,8 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: AttributionSettings | 
     build_ed_visits(con)
     build_snf_stays(con)
     source = attach_attribution(con, settings)
-    paid_through, incurred_through = con.execute(
-        "SELECT max(paid_date), max(service_date) FROM claim_lines"
+    paid_through, incurred_through, with_paid_date = con.execute(
+        "SELECT max(paid_date), max(service_date), count(paid_date) FROM claim_lines"
     ).fetchall()[0]
     first_month, last_month = con.execute(
         "SELECT min(year_month), max(year_month) FROM member_months"
@@ -284,4 +284,6 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: AttributionSettings | 
         "first_month": first_month.isoformat() if first_month else None,
         "last_month": last_month.isoformat() if last_month else None,
         "attribution_source": source,
+        # Without paid dates run-out completion and the incomplete-month marking cannot be computed.
+        "paid_dates": bool(with_paid_date),
     }

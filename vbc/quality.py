@@ -238,15 +238,8 @@ def _prune(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
     tests/test_quality.py checks that the last rolling point equals the engine's rate.
     """
     db = con.execute("SELECT current_database()").fetchall()[0][0]
-    sets = all_value_sets()
-    by_system: dict[str, list[str]] = {}
-    for name in metric.value_sets:
-        vs = sets[name]
-        by_system.setdefault(vs.code_system, []).extend(vs.codes)
-    con.execute("CREATE OR REPLACE TEMP TABLE prune_codes (system VARCHAR, code VARCHAR)")
-    rows = [[s, c] for s, codes in by_system.items() for c in codes]
-    if rows:
-        con.executemany("INSERT INTO prune_codes VALUES (?, ?)", rows)
+    engine.prepare(con, metric)  # the metric's value sets, loaded in bulk
+    con.execute("CREATE OR REPLACE TEMP TABLE prune_codes AS SELECT DISTINCT code_system AS system, code FROM value_sets")
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE medical_claim_lines AS
     WITH l AS (

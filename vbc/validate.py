@@ -1,104 +1,32 @@
 """Load extracts into typed tables and check them against the data contract.
 
-Every problem becomes a Finding that names the table, the column and how many rows; errors stop
-the build (the last good build keeps serving), warnings are kept for the Data health page.
+Each contract table is read from its files (vbc/extracts.py: Parquet or delimited text, renamed
+through columns.yaml), typed as the contract says, its code columns put in canonical form
+(vbc/codes.py), checked (vbc/checks.py) and its claim corrections netted (vbc/reversals.py). Every
+problem is a Finding naming the table, the column and how many rows; errors stop the build (the
+last good build keeps serving), warnings are kept for the Data health page.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from vbc import codes
-from vbc.contract import DATE, DUCKDB_TYPE, INTEGER, NUMBER, STRING, TABLES, Table, table_files
+from vbc import checks, codes, reversals
+from vbc.contract import DATE, DUCKDB_TYPE, INTEGER, NUMBER, STRING, TABLES, Column, Table
+from vbc.extracts import DELIMITED, MappingError, TableFiles, TableMapping, discover, load_mapping
+from vbc.findings import ERROR, INFO, WARNING, Finding, Report, plural, quote
 
-ERROR = "error"
-WARNING = "warning"
-INFO = "info"  # worth knowing, nothing wrong (e.g. an optional table that is computed when absent)
+__all__ = ["ERROR", "INFO", "WARNING", "Finding", "Report", "stage_and_validate", "validate"]
 
-# A single claim line above this is almost certainly a unit or decimal-shift error in the extract.
-ABSURD_LINE_AMOUNT = 5_000_000.0
-EARLIEST_PLAUSIBLE = date(1900, 1, 1)
 STAGED_IN_TEMP = ("medical_claim",)
 COMPUTED_WHEN_ABSENT = {
     "provider_attribution": "not supplied; attribution is computed from claims",
     "risk_score": "not supplied; risk scores are computed from diagnosis codes where needed",
 }
-
-
-@dataclass
-class Finding:
-    severity: str
-    table: str
-    column: str | None
-    rows: int
-    message: str
-    amount: float | None = None
-    check: str = ""
-
-    def text(self) -> str:
-        where = f"{self.table}.{self.column}" if self.column else self.table
-        return f"{self.severity.upper()}: {where}: {self.message}"
-
-
-@dataclass
-class Report:
-    findings: list[Finding] = field(default_factory=list)
-
-    def add(
-        self,
-        severity: str,
-        table: str,
-        column: str | None,
-        rows: int,
-        message: str,
-        amount: float | None = None,
-        check: str = "",
-    ) -> None:
-        self.findings.append(Finding(severity, table, column, int(rows), message, amount, check))
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == ERROR]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == WARNING]
-
-    @property
-    def infos(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == INFO]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def text(self) -> str:
-        if not self.findings:
-            return "No problems found."
-        lines = [f.text() for f in self.errors + self.warnings]
-        head = f"{len(self.errors)} error(s), {len(self.warnings)} warning(s)"
-        return "\n".join([head, *lines])
-
-    def to_json(self) -> str:
-        return json.dumps([asdict(f) for f in self.findings], indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> Report:
-        return cls([Finding(**f) for f in json.loads(text)])
-
-
-def _plural(n: int, word: str = "row") -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def _q(name: str) -> str:
-    """Quote an identifier from the contract (never from user input)."""
-    return '"' + name.replace('"', '""') + '"'
+LOWERCASE = ("claim_type", "gender", "normalized_code_type")  # enumerations compared in lower case
 
 
 def _family(duck_type: str) -> str:
@@ -124,129 +52,140 @@ def _family(duck_type: str) -> str:
     return t
 
 
-def _cast_expr(col: str, want: str, have: str) -> str:
-    """SQL turning a raw column into its contract type; failures become NULL and are counted."""
-    q = _q(col)
-    target = DUCKDB_TYPE[want]
-    if want == STRING:
-        if have == STRING:
-            return f"nullif(trim({q}), '')"
-        return f"CAST({q} AS VARCHAR)"
-    if want == DATE and have == STRING:
-        return f"TRY_CAST(nullif(trim({q}), '') AS DATE)"
-    if want == DATE:
-        return f"CAST({q} AS DATE)"
+def _cast_expr(col: Column, have: str, source: str) -> str:
+    """SQL turning raw column `source` into contract column `col`; failures become NULL and are
+    counted by _conversion_errors."""
+    q = quote(source)
+    if col.code_system:
+        # Codes typed as numbers or written another way: the canonical form (vbc/codes.py).
+        return codes.normalized_sql(col.code_system, q)
+    target = DUCKDB_TYPE[col.type]
+    if col.type == STRING:
+        text = f"nullif(trim({q}), '')" if have == STRING else f"CAST({q} AS VARCHAR)"
+        return f"lower({text})" if col.name in LOWERCASE else text
     if have == STRING:
         return f"TRY_CAST(nullif(trim({q}), '') AS {target})"
-    if want == INTEGER and have == NUMBER:
+    if col.type == INTEGER and have == NUMBER:
         return f"TRY_CAST({q} AS {target})"
     return f"CAST({q} AS {target})"
 
 
-def _compatible(want: str, have: str) -> bool:
-    if want == STRING:
-        return have in (STRING, INTEGER)  # ids written as integers are fine as text
-    if want == DATE:
+def _compatible(col: Column, have: str) -> bool:
+    if col.code_system or col.type == STRING:
+        return have in (STRING, INTEGER, NUMBER) if col.code_system else have in (STRING, INTEGER)
+    if col.type == DATE:
         return have in (DATE, STRING)
-    if want == INTEGER:
-        return have in (INTEGER, NUMBER, STRING)
-    if want == NUMBER:
-        return have in (NUMBER, INTEGER, STRING)
-    return False
+    return have in (INTEGER, NUMBER, STRING)
 
 
-def _empty_table(con: duckdb.DuckDBPyConnection, table: Table) -> None:
-    cols = ", ".join(f"{_q(c.name)} {DUCKDB_TYPE[c.type]}" for c in table.columns)
-    con.execute(f"CREATE OR REPLACE TABLE {_q(table.name)} ({cols})")
+def empty_table(con: duckdb.DuckDBPyConnection, table: Table) -> None:
+    cols = ", ".join(f"{quote(c.name)} {DUCKDB_TYPE[c.type]}" for c in table.columns)
+    con.execute(f"CREATE OR REPLACE TABLE {quote(table.name)} ({cols})")
 
 
-def stage_table(con: duckdb.DuckDBPyConnection, data_dir: Path, table: Table, report: Report) -> bool:
-    """Create typed table `table.name` in `con` from the extract; return False when unusable."""
-    files = table_files(data_dir, table.name)
-    if not files:
-        if table.required:
+def _read_raw(con: duckdb.DuckDBPyConnection, tf: TableFiles, mapping: TableMapping) -> None:
+    """A view `raw_<table>` over the files, in the files' own column names and types (delimited
+    text is read as text; the contract types it below)."""
+    files = [str(f) for f in tf.files]
+    if tf.format == DELIMITED:
+        opts = {"header": True, "all_varchar": True, "union_by_name": True}
+        if "delimiter" in mapping.read:
+            opts["sep"] = mapping.read["delimiter"]
+        if "quote" in mapping.read:
+            opts["quotechar"] = mapping.read["quote"]
+        rel = con.read_csv(files, **opts)
+    else:
+        rel = con.read_parquet(files, union_by_name=True)
+    # A view can't take bound parameters, so the relation API names the files.
+    rel.create_view("raw_" + tf.table, replace=True)
+
+
+def _sources(table: Table, raw_cols: dict, mapping: TableMapping, report: Report) -> dict[str, str] | None:
+    """Contract column -> raw column feeding it, after columns.yaml's renames."""
+    out, ok = {}, True
+    for src, dst in mapping.renames.items():
+        if src not in raw_cols:
             report.add(
                 ERROR,
                 table.name,
-                None,
+                dst,
                 0,
-                f"table is missing: expected {table.name}.parquet or a folder {table.name}/ "
-                f"of Parquet files in {data_dir}",
-                check="missing_table",
+                f"columns.yaml maps '{src}' to {dst}, but the extract has no column '{src}'",
+                check="mapping",
             )
-            return False
-        report.add(
-            INFO if table.name in COMPUTED_WHEN_ABSENT else WARNING,
-            table.name,
-            None,
-            0,
-            COMPUTED_WHEN_ABSENT.get(table.name, "optional table not supplied; treated as empty"),
-            check="missing_table",
-        )
-        _empty_table(con, table)
-        return True
-    try:
-        # A view can't take bound parameters, so the relation API names the files.
-        con.read_parquet([str(f) for f in files], union_by_name=True).create_view(
-            "raw_" + table.name, replace=True
-        )
-        raw_cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE {_q('raw_' + table.name)}").fetchall()}
-        raw_rows = con.execute(f"SELECT count(*) FROM {_q('raw_' + table.name)}").fetchall()[0][0]
-    except duckdb.Error as exc:
-        names = ", ".join(f.name for f in files[:3])
-        report.add(
-            ERROR,
-            table.name,
-            None,
-            0,
-            f"cannot read Parquet ({names}{'…' if len(files) > 3 else ''}): {str(exc).splitlines()[0]}",
-            check="unreadable",
-        )
-        return False
-
-    usable = True
-    select: list[str] = []
+            ok = False
+        elif dst in raw_cols and dst != src:
+            report.add(
+                ERROR,
+                table.name,
+                dst,
+                0,
+                f"columns.yaml maps '{src}' to {dst}, but the extract also has a column '{dst}'",
+                check="mapping",
+            )
+            ok = False
     for col in table.columns:
-        if col.name not in raw_cols:
+        src = mapping.source_of(col.name) or (col.name if col.name not in mapping.constants else None)
+        if src and src in raw_cols:
+            out[col.name] = src
+    return out if ok else None
+
+
+def _column_select(
+    table: Table, raw_cols: dict, sources: dict, mapping: TableMapping, n_rows: int, report: Report
+) -> tuple[list[str], dict, bool]:
+    """SELECT items typing every contract column, the bound constants, and whether it is usable."""
+    select, params, usable = [], {}, True
+    for col in table.columns:
+        name = quote(col.name)
+        if col.name in mapping.constants:
+            params[f"const_{col.name}"] = str(mapping.constants[col.name])
+            cast = f"TRY_CAST($const_{col.name} AS {DUCKDB_TYPE[col.type]})"
+            select.append(
+                f"{codes.normalized_sql(col.code_system, cast) if col.code_system else cast} AS {name}"
+            )
+            continue
+        if col.name not in sources:
             if col.required:
                 report.add(
                     ERROR,
                     table.name,
                     col.name,
-                    raw_rows,
-                    f"required column is missing (all {_plural(raw_rows)})",
+                    n_rows,
+                    f"required column is missing (all {plural(n_rows)})",
                     check="missing_column",
                 )
                 usable = False
-            select.append(f"CAST(NULL AS {DUCKDB_TYPE[col.type]}) AS {_q(col.name)}")
+            select.append(f"CAST(NULL AS {DUCKDB_TYPE[col.type]}) AS {name}")
             continue
-        have = _family(raw_cols[col.name])
-        if not _compatible(col.type, have) and not (col.code_system and have == NUMBER):
+        have = _family(raw_cols[sources[col.name]])
+        if not _compatible(col, have):
             report.add(
                 ERROR,
                 table.name,
                 col.name,
-                raw_rows,
-                f"has type {raw_cols[col.name]}, expected {col.type} (all {_plural(raw_rows)})",
+                n_rows,
+                f"has type {raw_cols[sources[col.name]]}, expected {col.type} (all {plural(n_rows)})",
                 check="wrong_type",
             )
             usable = False
             continue
-        if col.code_system:
-            # Codes typed as numbers or written another way: the canonical form (vbc/codes.py).
-            select.append(f"{codes.normalized_sql(col.code_system, _q(col.name))} AS {_q(col.name)}")
-        else:
-            select.append(f"{_cast_expr(col.name, col.type, have)} AS {_q(col.name)}")
-    if not usable:
-        return False
+        select.append(f"{_cast_expr(col, have, sources[col.name])} AS {name}")
+    return select, params, usable
 
-    # Values that fail to convert (e.g. 'abc' in a date column) are an error, not silent NULLs.
+
+def _conversion_errors(con, table: Table, raw_cols: dict, sources: dict, report: Report) -> bool:
+    """Values that fail to convert (e.g. 'abc' in a date column) are an error, not silent NULLs."""
+    ok = True
+    raw = quote("raw_" + table.name)
     for col in table.columns:
-        if col.name in raw_cols and _family(raw_cols[col.name]) == STRING and col.type != STRING:
-            q = _q(col.name)
+        src = sources.get(col.name)
+        if src is None or col.type == STRING:
+            continue
+        q, have = quote(src), _family(raw_cols[src])
+        if have == STRING:
             bad, example = con.execute(
-                f"SELECT count(*), any_value({q}) FROM {_q('raw_' + table.name)} "
-                f"WHERE nullif(trim({q}), '') IS NOT NULL "
+                f"SELECT count(*), any_value({q}) FROM {raw} WHERE nullif(trim({q}), '') IS NOT NULL "
                 f"AND TRY_CAST(trim({q}) AS {DUCKDB_TYPE[col.type]}) IS NULL"
             ).fetchall()[0]
             if bad:
@@ -255,14 +194,13 @@ def stage_table(con: duckdb.DuckDBPyConnection, data_dir: Path, table: Table, re
                     table.name,
                     col.name,
                     bad,
-                    f"{_plural(bad)} are not valid {col.type}s (e.g. {example!r})",
+                    f"{plural(bad)} are not valid {col.type}s (e.g. {example!r})",
                     check="wrong_type",
                 )
-                usable = False
-        elif col.name in raw_cols and col.type == INTEGER and _family(raw_cols[col.name]) == NUMBER:
-            q = _q(col.name)
+                ok = False
+        elif col.type == INTEGER and have == NUMBER:
             bad = con.execute(
-                f"SELECT count(*) FROM {_q('raw_' + table.name)} WHERE {q} IS NOT NULL AND {q} <> round({q})"
+                f"SELECT count(*) FROM {raw} WHERE {q} IS NOT NULL AND {q} <> round({q})"
             ).fetchall()[0][0]
             if bad:
                 report.add(
@@ -270,221 +208,144 @@ def stage_table(con: duckdb.DuckDBPyConnection, data_dir: Path, table: Table, re
                     table.name,
                     col.name,
                     bad,
-                    f"{_plural(bad)} hold fractions where whole numbers are expected",
+                    f"{plural(bad)} hold fractions where whole numbers are expected",
                     check="wrong_type",
                 )
-                usable = False
-    if not usable:
+                ok = False
+    return ok
+
+
+def _absent(con, table: Table, report: Report, data_dir: Path) -> bool:
+    if table.required:
+        report.add(
+            ERROR,
+            table.name,
+            None,
+            0,
+            f"table is missing: expected {table.name}.parquet, {table.name}.csv (or .csv.gz, .txt, .psv) "
+            f"or a folder {table.name}/ of such files in {data_dir}",
+            check="missing_table",
+        )
         return False
+    report.add(
+        INFO if table.name in COMPUTED_WHEN_ABSENT else WARNING,
+        table.name,
+        None,
+        0,
+        COMPUTED_WHEN_ABSENT.get(table.name, "optional table not supplied; treated as empty"),
+        check="missing_table",
+    )
+    empty_table(con, table)
+    return True
+
+
+def stage_table(
+    con: duckdb.DuckDBPyConnection,
+    table: Table,
+    tf: TableFiles | None,
+    mapping: TableMapping,
+    report: Report,
+    data_dir: Path,
+) -> dict | None:
+    """Create typed table `table.name` in `con` from its files. Returns which raw column fed each
+    contract column ({} for an absent optional table), or None when the table cannot be used."""
+    if tf is None:
+        return {} if _absent(con, table, report, data_dir) else None
+    try:
+        _read_raw(con, tf, mapping)
+        raw = quote("raw_" + table.name)
+        raw_cols = {r[0]: r[1] for r in con.execute(f"DESCRIBE {raw}").fetchall()}
+        n_rows = con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0]
+    except duckdb.Error as exc:
+        names = ", ".join(f.name for f in tf.files[:3]) + ("…" if len(tf.files) > 3 else "")
+        report.add(
+            ERROR,
+            table.name,
+            None,
+            0,
+            f"cannot read {tf.format} file(s) {names}: {str(exc).splitlines()[0]}",
+            check="unreadable",
+        )
+        return None
+    sources = _sources(table, raw_cols, mapping, report)
+    if sources is None:
+        return None
+    select, params, usable = _column_select(table, raw_cols, sources, mapping, n_rows, report)
+    if not usable or not _conversion_errors(con, table, raw_cols, sources, report):
+        return None
     # The claim lines are rebuilt, enriched, into the mart; staging them in temp space keeps a
     # single copy in the mart file.
     kind = "TEMP TABLE" if table.name in STAGED_IN_TEMP else "TABLE"
     con.execute(
-        f"CREATE OR REPLACE {kind} {_q(table.name)} AS SELECT {', '.join(select)} "
-        f"FROM {_q('raw_' + table.name)}"
+        f"CREATE OR REPLACE {kind} {quote(table.name)} AS SELECT {', '.join(select)} FROM {raw}", params
     )
-    return True
+    return sources
 
 
-def _count(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> tuple[int, float]:
-    row = con.execute(sql, params or {}).fetchall()[0]
-    return int(row[0] or 0), float(row[1] or 0.0) if len(row) > 1 else 0.0
-
-
-def check_rows(con: duckdb.DuckDBPyConnection, table: Table, report: Report, today: date) -> None:
-    """Row-level checks on a staged table: nulls, duplicates, impossible dates and amounts."""
-    t = _q(table.name)
-    for col in table.columns:
-        if not col.nullable:
-            n, _ = _count(con, f"SELECT count(*) FROM {t} WHERE {_q(col.name)} IS NULL")
-            if n:
-                report.add(
-                    ERROR, table.name, col.name, n, f"{_plural(n)} have no value (required)", check="null_key"
-                )
-    if table.key and table.name != "eligibility":
-        keys = ", ".join(_q(k) for k in table.key)
-        n, _ = _count(
-            con,
-            f"SELECT coalesce(sum(c - 1), 0) FROM (SELECT count(*) c FROM {t} "
-            f"GROUP BY {keys} HAVING count(*) > 1)",
+def _net_corrections(con, staged: dict, report: Report) -> dict:
+    """Net reversal and adjustment lines (vbc/reversals.py) once the claim tables are clean."""
+    reversals.create_orphans_table(con)
+    facts = {}
+    for name in checks.CLAIM_TABLES:
+        if staged.get(name) is None or not reversals.has_corrections(con, name):
+            continue
+        facts[name] = done = reversals.net(con, name)
+        report.add(
+            INFO,
+            name,
+            "paid_amount",
+            done["lines_delivered"] - done["lines_after_netting"],
+            f"reversals and adjustments netted: {plural(done['lines_delivered'])} delivered, "
+            f"{plural(done['lines_after_netting'])} after netting; ${-done['reversed_dollars']:,.2f} reversed"
+            + (
+                f"; {done['claims_replaced']:,} claim(s) replaced by later ones"
+                if done["claims_replaced"]
+                else ""
+            ),
+            done["reversed_dollars"],
+            check="netted",
         )
-        if n:
-            what = "duplicate claim lines" if "claim" in table.name else "duplicate rows"
-            report.add(
-                ERROR,
-                table.name,
-                ", ".join(table.key),
-                n,
-                f"{_plural(n)} are {what} (same {', '.join(table.key)}); "
-                "they would count dollars or people twice",
-                check="duplicate",
-            )
-
-    names = set(table.column_names)
-    for col in table.columns:
-        if col.type == NUMBER and col.name.endswith("_amount"):
-            q = _q(col.name)
-            n, amt = _count(con, f"SELECT count(*), sum({q}) FROM {t} WHERE {q} < 0")
-            if n:
-                report.add(
-                    ERROR,
-                    table.name,
-                    col.name,
-                    n,
-                    f"{_plural(n)} are negative (total ${amt:,.2f})",
-                    amt,
-                    check="negative_amount",
-                )
-            n, amt = _count(con, f"SELECT count(*), sum({q}) FROM {t} WHERE {q} > {ABSURD_LINE_AMOUNT}")
-            if n:
-                report.add(
-                    ERROR,
-                    table.name,
-                    col.name,
-                    n,
-                    f"{_plural(n)} exceed ${ABSURD_LINE_AMOUNT:,.0f} on a single line (total ${amt:,.2f})",
-                    amt,
-                    check="absurd_amount",
-                )
-        if col.type == DATE:
-            q = _q(col.name)
-            n, _ = _count(con, f"SELECT count(*) FROM {t} WHERE {q} < $d", {"d": EARLIEST_PLAUSIBLE})
-            if n:
-                report.add(
-                    ERROR, table.name, col.name, n, f"{_plural(n)} are before 1900", check="impossible_date"
-                )
-            if col.name not in ("enrollment_end_date", "enrollment_start_date"):
-                n, _ = _count(con, f"SELECT count(*) FROM {t} WHERE {q} > $today", {"today": today})
-                if n:
-                    report.add(
-                        ERROR,
-                        table.name,
-                        col.name,
-                        n,
-                        f"{_plural(n)} are in the future (after {today.isoformat()})",
-                        check="future_date",
-                    )
-    for col in ("quantity", "days_supply"):
-        if col in names:
-            n, _ = _count(con, f"SELECT count(*) FROM {t} WHERE {_q(col)} < 0")
-            if n:
-                report.add(ERROR, table.name, col, n, f"{_plural(n)} are negative", check="negative_amount")
-
-    if table.name == "provider_attribution":
-        n, _ = _count(
-            con,
-            f"""SELECT count(*) FROM {t} WHERE NOT regexp_full_match(year_month, '[0-9]{{4}}(0[1-9]|1[0-2])')""",
-        )
-        if n:
-            report.add(
-                ERROR,
-                table.name,
-                "year_month",
-                n,
-                f"{_plural(n)} are not months written YYYYMM",
-                check="wrong_type",
-            )
-
-    pairs = {
-        "medical_claim": [
-            ("claim_start_date", "claim_end_date"),
-            ("admission_date", "discharge_date"),
-            ("claim_start_date", "paid_date"),
-        ],
-        "pharmacy_claim": [("dispensing_date", "paid_date")],
-        "eligibility": [
-            ("enrollment_start_date", "enrollment_end_date"),
-            ("birth_date", "death_date"),
-            ("birth_date", "enrollment_start_date"),
-        ],
-    }
-    for first, second in pairs.get(table.name, []):
-        n, amt = _count(
-            con,
-            "SELECT count(*), "
-            + ("sum(paid_amount)" if "claim" in table.name else "0")
-            + f" FROM {t} WHERE {_q(first)} > {_q(second)}",
-        )
-        if n:
-            msg = f"{_plural(n)} have {first} after {second}" + (
-                " (service after payment)" if second == "paid_date" else ""
-            )
-            report.add(ERROR, table.name, first, n, msg, amt or None, check="date_order")
-
-
-def check_links(con: duckdb.DuckDBPyConnection, report: Report) -> None:
-    """Checks across tables: claims with no member month, unknown providers."""
-    for table, date_col in (("medical_claim", "claim_start_date"), ("pharmacy_claim", "dispensing_date")):
-        n, amt = _count(
-            con,
-            f"""
-            SELECT count(*), sum(c.paid_amount) FROM {table} c
-            WHERE NOT EXISTS (
-                SELECT 1 FROM eligibility e
-                WHERE e.person_id = c.person_id AND e.payer = c.payer
-                  AND date_trunc('month', c.{date_col}) BETWEEN date_trunc('month', e.enrollment_start_date)
-                      AND date_trunc('month', least(e.enrollment_end_date, coalesce(e.death_date, e.enrollment_end_date))))
-        """,
-        )
-        if n:
+        if done["orphan_lines"]:
             report.add(
                 WARNING,
-                table,
-                "person_id",
-                n,
-                f"{_plural(n, 'claim line')} (${amt:,.2f} paid) fall in a month with no "
-                "eligibility for that person and payer; they are not in any PMPM and are "
-                "listed on the Data health page",
-                amt,
-                check="no_member_month",
+                name,
+                "paid_amount",
+                done["orphan_lines"],
+                f"{plural(done['orphan_lines'], 'reversal line')} (${-done['orphan_dollars']:,.2f}) "
+                "reverse claims that are not in the extract (paid before it starts?); they are left "
+                "out of every total and listed on the Data health page",
+                done["orphan_dollars"],
+                check="orphan_reversal",
             )
-    n, _ = _count(
-        con,
-        """
-        SELECT count(DISTINCT rendering_npi) FROM medical_claim
-        WHERE claim_type = 'professional' AND rendering_npi IS NOT NULL
-          AND rendering_npi NOT IN (SELECT npi FROM provider)""",
-    )
-    if n:
+    return facts
+
+
+def _discovered(data_dir: Path, report: Report) -> tuple[dict, dict] | None:
+    found = discover(data_dir)
+    try:
+        mapping = load_mapping(data_dir)
+    except MappingError as exc:
+        report.add(ERROR, "(columns.yaml)", None, 0, str(exc), check="mapping")
+        return None
+    for table, problem in found.problems.items():
+        report.add(ERROR, table, None, 0, problem, check="mixed_formats")
+    for f in found.unread:
         report.add(
             WARNING,
-            "medical_claim",
-            "rendering_npi",
-            n,
-            f"{_plural(n, 'rendering NPI')} on professional claims are not in the provider "
-            "roster; their visits cannot count toward attribution",
-            check="unknown_npi",
+            "(data directory)",
+            None,
+            0,
+            f"file not read: {f.relative_to(data_dir)} (not a table of the contract, or not Parquet or "
+            "delimited text); rename it to <table>.<ext> if it should be",
+            check="unread_file",
         )
-    n, _ = _count(
-        con, "SELECT count(*) FROM medical_claim WHERE claim_type NOT IN ('institutional', 'professional')"
-    )
-    if n:
-        report.add(
-            ERROR,
-            "medical_claim",
-            "claim_type",
-            n,
-            f"{_plural(n)} have a claim_type other than institutional or professional",
-            check="bad_code",
-        )
-    n, _ = _count(
-        con,
-        """SELECT count(*) FROM (SELECT person_id FROM eligibility
-                          GROUP BY person_id HAVING count(DISTINCT birth_date) > 1)""",
-    )
-    if n:
-        report.add(
-            WARNING,
-            "eligibility",
-            "birth_date",
-            n,
-            f"{_plural(n, 'person')} have more than one birth_date; the latest span's is used",
-            check="inconsistent",
-        )
+    return found.tables, mapping
 
 
 def stage_and_validate(con: duckdb.DuckDBPyConnection, data_dir: Path, today: date | None = None) -> Report:
-    """Stage every contract table into `con` and run all checks."""
+    """Stage every contract table into `con`, check it and net its corrections.
+
+    The report's `facts` (what was netted, which optional columns are empty) go to the build."""
     today = today or date.today()
     report = Report()
     if not data_dir.is_dir():
@@ -497,13 +358,30 @@ def stage_and_validate(con: duckdb.DuckDBPyConnection, data_dir: Path, today: da
             check="missing_table",
         )
         return report
+    discovered = _discovered(data_dir, report)
+    if discovered is None:
+        return report
+    tables, mapping = discovered
     codes.create_macros(con)
-    staged = {name: stage_table(con, data_dir, table, report) for name, table in TABLES.items()}
-    for name, ok in staged.items():
-        if ok:
-            check_rows(con, TABLES[name], report, today)
-    if all(staged[t] for t in ("eligibility", "medical_claim", "pharmacy_claim", "provider")):
-        check_links(con, report)
+    staged = {}
+    for name, table in TABLES.items():
+        if name in {f.table for f in report.errors if f.check == "mixed_formats"}:
+            staged[name] = None
+            continue
+        staged[name] = stage_table(
+            con, table, tables.get(name), mapping.get(name, TableMapping()), report, data_dir
+        )
+    off = {}
+    for name, sources in staged.items():
+        if sources is not None:
+            checks.check_rows(con, TABLES[name], report, today)
+            checks.check_codes(con, TABLES[name], report, sources)
+            off |= checks.check_empty_optional(con, TABLES[name], report)
+    if report.ok:
+        report.facts["netted"] = _net_corrections(con, staged, report)
+    report.facts["turned_off"] = off
+    if all(staged.get(t) is not None for t in ("eligibility", "medical_claim", "pharmacy_claim", "provider")):
+        checks.check_links(con, report)
     return report
 
 

@@ -1,39 +1,54 @@
-"""A data directory and its last good build: where marts live, when to rebuild, the stamp.
+"""A data directory and its builds: where marts live, when to rebuild, the stamp.
 
-Marts are built into a new DuckDB file and swapped in with an atomic rename only when validation
-and the build succeed, so a failed build leaves the last good one serving.
+Every build is a new DuckDB file (`marts-<id>.duckdb`) that holds its own description (table
+`build_meta`: paid-through date, fingerprint, findings, ...). A build is swapped in only when
+validation, the delivery comparison and the marts succeed, by rewriting the pointer `current.json`;
+a failed build leaves the last good one serving. A Workspace is pinned to one build when it is
+opened, and reads both its numbers and its stamp from that file, so an export can never carry one
+build's stamp with another build's numbers, however builds swap in meanwhile. The previous build's
+file is kept for readers still pinned to it.
+
+One build runs at a time per data directory (an exclusive lock). A state directory that cannot be
+written (read-only, disk full) makes the build fail with a clear finding and no leftovers; the last
+good build keeps serving.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 
+from vbc import delivery
 from vbc.attribution import AttributionSettings
 from vbc.completion import runout_facts
-from vbc.contract import input_files
+from vbc.extracts import MAPPING_FILE, discover
+from vbc.findings import ERROR, INFO, Report
 from vbc.marts import build_marts
-from vbc.validate import Report, stage_and_validate
+from vbc.validate import stage_and_validate
 
-MART_FILE = "marts.duckdb"
-GOOD_META = "last_good.json"
+CURRENT = "current.json"
 ATTEMPT_META = "last_attempt.json"
+LOCK = "build.lock"
 DEMO_MARKER = "_demo.json"
-
-
-def _as_date(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
+KEEP_BUILDS = 2  # the current build and the one before it (readers may still be pinned to it)
 
 
 class NoBuildError(RuntimeError):
     """No build has ever succeeded for this data directory."""
+
+
+class BuildBusy(RuntimeError):
+    """Another process is building this data directory right now."""
 
 
 def state_dir_for(data_dir: Path) -> Path:
@@ -48,26 +63,43 @@ def state_dir_for(data_dir: Path) -> Path:
     return Path.home() / ".cache" / "vbc" / tag
 
 
+def _inputs(data_dir: Path) -> list[tuple[str, Path]]:
+    """Every file a build reads: the extracts' files and the column mapping."""
+    files = discover(data_dir).files()
+    mapping = data_dir / MAPPING_FILE
+    if mapping.is_file():
+        files.append(("(mapping)", mapping))
+    return files
+
+
 def _file_signature(data_dir: Path) -> list[list]:
     """Cheap change detection: path, size and mtime of every input file."""
     sig = []
-    for table, files in input_files(data_dir).items():
-        for f in files:
-            st = f.stat()
-            sig.append([table, str(f.relative_to(data_dir)), st.st_size, st.st_mtime_ns])
+    for table, f in _inputs(data_dir):
+        st = f.stat()
+        sig.append([table, str(f.relative_to(data_dir)), st.st_size, st.st_mtime_ns])
     return sig
 
 
 def data_fingerprint(data_dir: Path) -> str:
-    """Content hash of every input extract file (names and bytes)."""
+    """Content hash of every input file (names and bytes)."""
     h = hashlib.sha256()
-    for table, files in sorted(input_files(data_dir).items()):
-        for f in files:
-            h.update(f"{table}/{f.relative_to(data_dir)}\0".encode())
-            with open(f, "rb") as fh:
-                while chunk := fh.read(1 << 22):
-                    h.update(chunk)
+    for table, f in _inputs(data_dir):
+        h.update(f"{table}/{f.relative_to(data_dir)}\0".encode())
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 22):
+                h.update(chunk)
     return h.hexdigest()
+
+
+@lru_cache(maxsize=64)
+def _meta_of(mart: str, mtime_ns: int) -> dict:
+    """A build's description, read from the build's own file (files are never rewritten)."""
+    con = duckdb.connect(mart, read_only=True)
+    try:
+        return json.loads(con.execute("SELECT meta FROM build_meta").fetchall()[0][0])
+    finally:
+        con.close()
 
 
 @dataclass
@@ -76,43 +108,60 @@ class BuildResult:
     report: Report
     meta: dict | None
     seconds: float
+    busy: bool = False  # another build was running; nothing was built
 
 
 @dataclass
 class Workspace:
     data_dir: Path
     state_dir: Path
+    pinned: str | None = field(default=None)  # the build file this workspace reads
 
     @classmethod
-    def open(cls, data_dir: Path | str) -> Workspace:
+    def open(cls, data_dir: Path | str, build: str | None = None) -> Workspace:
+        """The workspace of `data_dir`, pinned to `build` (a build file name) or the current one."""
         data_dir = Path(data_dir).resolve()
-        return cls(data_dir, state_dir_for(data_dir))
+        ws = cls(data_dir, state_dir_for(data_dir))
+        ws.pinned = build or ws.current_build()
+        return ws
+
+    # -------------------------------------------------------------------- reading the builds
+    def _read(self, name: str) -> dict | None:
+        try:
+            return json.loads((self.state_dir / name).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def current_build(self) -> str | None:
+        """The file name of the build now serving (None: no build has succeeded yet)."""
+        pointer = self._read(CURRENT) or {}
+        name = pointer.get("build")
+        return name if name and (self.state_dir / name).is_file() else None
+
+    @property
+    def build_id(self) -> str | None:
+        return self.pinned
 
     @property
     def mart_path(self) -> Path:
-        return self.state_dir / MART_FILE
+        if not self.pinned:
+            raise NoBuildError(f"no successful build for {self.data_dir}")
+        return self.state_dir / self.pinned
 
     @property
     def is_demo(self) -> bool:
         return (self.data_dir / DEMO_MARKER).is_file()
 
-    def _read(self, name: str) -> dict | None:
-        p = self.state_dir / name
-        try:
-            return json.loads(p.read_text())
-        except (OSError, ValueError):
-            return None
-
-    def _write(self, name: str, doc: dict) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_dir / f".{name}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(doc, indent=1, default=str))
-        os.replace(tmp, self.state_dir / name)
-
     @property
     def good(self) -> dict | None:
-        meta = self._read(GOOD_META)
-        return meta if meta and self.mart_path.is_file() else None
+        """The pinned build's description (from its own file), or None without a build."""
+        if not self.pinned:
+            return None
+        path = self.state_dir / self.pinned
+        try:
+            return _meta_of(str(path), path.stat().st_mtime_ns)
+        except (OSError, duckdb.Error):
+            return None
 
     @property
     def last_attempt(self) -> dict | None:
@@ -136,75 +185,166 @@ class Workspace:
         attempt = self.last_attempt
         return bool(attempt) and attempt.get("signature") == _file_signature(self.data_dir)
 
-    def build(self, settings: AttributionSettings | None = None, today: date | None = None) -> BuildResult:
-        """Validate and build into a new file; swap it in only on success."""
-        started = time.perf_counter()
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the pinned build."""
+        if not self.good:
+            raise NoBuildError(
+                f"no successful build for {self.data_dir}; run `python -m vbc build --data {self.data_dir}` "
+                "to see what is wrong"
+            )
+        return duckdb.connect(str(self.mart_path), read_only=True)
+
+    # -------------------------------------------------------------------- building
+    @contextmanager
+    def _lock(self):
+        """One build at a time per data directory; BuildBusy when another holds the lock."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        signature = _file_signature(self.data_dir) if self.data_dir.is_dir() else []
-        tmp = self.state_dir / f"marts.{os.getpid()}.{time.time_ns()}.building"
-        meta = None
+        fh = open(self.state_dir / LOCK, "a+")
+        try:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise BuildBusy(f"another build of {self.data_dir} is running") from None
+            yield
+        finally:
+            fh.close()
+
+    def build(
+        self,
+        settings: AttributionSettings | None = None,
+        today: date | None = None,
+        accept_shrink: bool = False,
+    ) -> BuildResult:
+        """Validate, compare with the last good build and build into a new file; swap it in only on
+        success. Never raises for bad input or an unwritable state directory: the result says why."""
+        started = time.perf_counter()
+        report, meta, busy = Report(), None, False
+        try:
+            with self._lock():
+                signature = _file_signature(self.data_dir) if self.data_dir.is_dir() else []
+                meta = self._build_file(report, settings, today, accept_shrink, signature)
+                self._record_attempt(meta is not None, signature, report)
+        except BuildBusy as exc:
+            busy = True
+            report.add(INFO, "(build)", None, 0, f"{exc}; the last good build keeps serving meanwhile", check="busy")
+        except OSError as exc:
+            report.add(ERROR, "(state directory)", None, 0, _unwritable(self.state_dir, exc), check="state_dir")
+            meta = None
+        if meta is not None:
+            self.pinned = meta["build"]
+        return BuildResult(meta is not None, report, meta, time.perf_counter() - started, busy)
+
+    def _build_file(self, report: Report, settings, today, accept_shrink: bool, signature: list) -> dict | None:
+        build = f"marts-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}-{time.time_ns() % 10**6:06d}.duckdb"
+        tmp = self.state_dir / f".{build}.building"
         try:
             con = duckdb.connect(str(tmp))
             try:
-                report = stage_and_validate(con, self.data_dir, today)
-                if report.ok:
-                    facts = build_marts(con, settings)
-                    facts |= runout_facts(con, _as_date(facts.get("paid_through")))
-                    meta = {
-                        **facts,
-                        "data_fingerprint": data_fingerprint(self.data_dir),
-                        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                        "data_dir": str(self.data_dir),
-                        "demo": self.is_demo,
-                        "signature": signature,
-                        "findings": json.loads(report.to_json()),
-                    }
-                    con.execute(
-                        "CREATE TABLE build_meta AS SELECT $meta AS meta",
-                        {"meta": json.dumps(meta, default=str)},
-                    )
-                    # Raw staging views point at the extract files; the mart must not need them.
-                    for (name,) in con.execute(
-                        "SELECT view_name FROM duckdb_views() WHERE NOT internal "
-                        "AND view_name LIKE 'raw\\_%' ESCAPE '\\'"
-                    ).fetchall():
-                        con.execute(f'DROP VIEW IF EXISTS "{name}"')
-                    con.execute("CHECKPOINT")
+                meta = self._fill(con, report, settings, today, accept_shrink, signature, build)
             finally:
                 con.close()
-            if meta is not None:
-                os.replace(tmp, self.mart_path)
-                self._write(GOOD_META, meta)
+            if meta is None:
+                return None
+            os.replace(tmp, self.state_dir / build)
+            self._write(CURRENT, {"build": build, "built_at": meta["built_at"]})
+            self._prune(keep=build)
+            return meta
         except duckdb.Error as exc:
-            report = Report()
-            report.add("error", "(build)", None, 0, f"build failed: {str(exc).splitlines()[0]}")
-            meta = None
+            report.add(ERROR, "(build)", None, 0, f"build failed: {str(exc).splitlines()[0]}", check="build")
+            if "No space left" in str(exc) or "Read-only" in str(exc):
+                report.findings[-1].message = _unwritable(self.state_dir, exc)
+            return None
         finally:
             for leftover in (tmp, Path(str(tmp) + ".wal")):
-                if leftover.exists():
-                    leftover.unlink()
-        self._write(
-            ATTEMPT_META,
-            {
-                "ok": meta is not None,
-                "signature": signature,
-                "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "findings": json.loads(report.to_json()),
-            },
-        )
-        return BuildResult(meta is not None, report, meta, time.perf_counter() - started)
+                try:
+                    leftover.unlink(missing_ok=True)
+                except OSError:
+                    pass
+
+    def _fill(self, con, report: Report, settings, today, accept_shrink, signature, build) -> dict | None:
+        """Stage, check, compare with the last good build and build the marts into `con`."""
+        staged = stage_and_validate(con, self.data_dir, today)
+        report.findings += staged.findings
+        report.facts = staged.facts
+        if not report.ok:
+            return None
+        current = delivery.stats(con)
+        previous = Workspace(self.data_dir, self.state_dir, self.current_build()).good
+        delivery.check(previous, current, report, accept_shrink)
+        if not report.ok:
+            return None
+        facts = build_marts(con, settings)
+        facts |= runout_facts(con, _as_date(facts.get("paid_through")))
+        meta = {
+            **facts,
+            "build": build,
+            "data_fingerprint": data_fingerprint(self.data_dir),
+            "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "data_dir": str(self.data_dir),
+            "demo": self.is_demo,
+            "signature": signature,
+            "delivery": current,
+            "delivery_comparison": delivery.compare(previous, current),
+            "accepted_shrink": accept_shrink and any(f.check == "shrink_accepted" for f in report.findings),
+            "netted": report.facts.get("netted", {}),
+            "turned_off": report.facts.get("turned_off", {}),
+            "findings": json.loads(report.to_json()),
+        }
+        con.execute("CREATE TABLE build_meta AS SELECT $meta AS meta", {"meta": json.dumps(meta, default=str)})
+        # Raw staging views point at the extract files; the mart must not need them.
+        for (name,) in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND view_name LIKE 'raw\\_%' ESCAPE '\\'"
+        ).fetchall():
+            con.execute(f'DROP VIEW IF EXISTS "{name}"')
+        con.execute("CHECKPOINT")
+        return meta
+
+    def _write(self, name: str, doc: dict) -> None:
+        tmp = self.state_dir / f".{name}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(doc, indent=1, default=str))
+            os.replace(tmp, self.state_dir / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _record_attempt(self, ok: bool, signature: list, report: Report) -> None:
+        doc = {
+            "ok": ok,
+            "signature": signature,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "findings": json.loads(report.to_json()),
+        }
+        try:
+            self._write(ATTEMPT_META, doc)
+        except OSError:
+            pass  # nothing more can be recorded; the result still says what happened
+
+    def _prune(self, keep: str) -> None:
+        builds = sorted(p for p in self.state_dir.glob("marts-*.duckdb") if p.name != keep)
+        for old in builds[: max(len(builds) - (KEEP_BUILDS - 1), 0)]:
+            try:
+                old.unlink()
+            except OSError:
+                pass
 
     def ensure_built(self) -> BuildResult | None:
-        """Build when the inputs changed since the last attempt; None when nothing had to be done."""
+        """Build when the inputs changed since the last attempt; None when nothing had to be done.
+
+        While another process builds, this serves the last good build (the result says busy)."""
         if self.is_current() and (self.good or self.failed_report):
             return None
-        return self.build()
+        result = self.build()
+        if result.ok or result.busy:
+            self.pinned = self.current_build() or self.pinned
+        return result
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the last good build."""
-        if not self.good:
-            raise NoBuildError(
-                f"no successful build for {self.data_dir}; run `python -m vbc build "
-                f"--data {self.data_dir}` to see what is wrong"
-            )
-        return duckdb.connect(str(self.mart_path), read_only=True)
+
+def _as_date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _unwritable(state_dir: Path, exc: Exception) -> str:
+    return (
+        f"cannot write builds in {state_dir}: {getattr(exc, 'strerror', None) or str(exc).splitlines()[0]}. "
+        "Free space or make it writable (or set VBC_STATE_DIR); the last good build keeps serving."
+    )

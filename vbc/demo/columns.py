@@ -17,8 +17,18 @@ NO_DATE = -99_999_999  # "no date" (birth dates before 1970 are negative day num
 _ARROW = {DATE: pa.date32(), NUMBER: pa.float64(), INTEGER: pa.int64()}
 
 
+# Contract columns a clean demo delivery does not carry (corrections name the claim they replace).
+NOT_GENERATED = ("original_claim_id",)
+
+
 def table_schema(table: str) -> pa.Schema:
-    return pa.schema([pa.field(c.name, _ARROW.get(c.type, pa.string())) for c in TABLES[table].columns])
+    return pa.schema(
+        [
+            pa.field(c.name, _ARROW.get(c.type, pa.string()))
+            for c in TABLES[table].columns
+            if c.name not in NOT_GENERATED
+        ]
+    )
 
 
 class Vocab:

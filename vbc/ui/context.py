@@ -81,12 +81,12 @@ def registry() -> Registry:
 
 @st.cache_data(show_spinner=False)
 def organizations(data_dir: str, build_id: str) -> list[str]:
-    return engine.organizations(Workspace.open(data_dir))
+    return engine.organizations(Workspace.open(data_dir, build=build_id))
 
 
 @st.cache_data(show_spinner=False)
 def payers(data_dir: str, build_id: str) -> list[str]:
-    return engine.payers(Workspace.open(data_dir))
+    return engine.payers(Workspace.open(data_dir, build=build_id))
 
 
 # What `compute` passes to an engine function by parameter name; pages pass everything else.
@@ -100,7 +100,9 @@ def _compute(
     # Every argument is part of the cache key: the viewer included, so results never cross viewers.
     module, name = target.rsplit(".", 1)
     fn = getattr(importlib.import_module(module), name)
-    env = {"ws": Workspace.open(data_dir), "registry": registry(), "viewer": Viewer.parse(viewer_key)}
+    # The build the page was drawn from, even if a newer one has swapped in meanwhile.
+    ws = Workspace.open(data_dir, build=build_id)
+    env = {"ws": ws, "registry": registry(), "viewer": Viewer.parse(viewer_key)}
     wanted = inspect.signature(fn).parameters
     return fn(**{k: v for k, v in env.items() if k in wanted}, **dict(kwargs))
 
@@ -216,7 +218,7 @@ def load() -> Context | None:
         if report is not None:
             st.dataframe(pd.DataFrame([f.__dict__ for f in report.findings]), hide_index=True)
         return None
-    build_id = f"{ws.good.get('data_fingerprint', '')}:{ws.good.get('built_at', '')}"
+    build_id = ws.build_id
     orgs = organizations(str(ws.data_dir), build_id)
     st.sidebar.header("View")
     viewer = _viewer_choice(orgs)
