@@ -65,7 +65,17 @@ COMPLETION_COLUMNS = [
 ]
 
 
-BACKTEST_COLUMNS = ["cut_months", "paid_through_at_cut", "month", "lag", "raw", "completed", "low", "high", "actual"]
+BACKTEST_COLUMNS = [
+    "cut_months",
+    "paid_through_at_cut",
+    "month",
+    "lag",
+    "raw",
+    "completed",
+    "low",
+    "high",
+    "actual",
+]
 
 
 def is_incomplete(completion_factor):

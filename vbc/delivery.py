@@ -34,7 +34,7 @@ def stats(con: duckdb.DuckDBPyConnection) -> dict:
         paid[table] = {
             m: float(v)
             for m, v in con.execute(
-                f'SELECT strftime({date_col}, \'%Y-%m\'), sum(paid_amount) FROM "{table}" GROUP BY 1'
+                f"SELECT strftime({date_col}, '%Y-%m'), sum(paid_amount) FROM \"{table}\" GROUP BY 1"
             ).fetchall()
         }
     return {"rows": rows, "paid_by_month": paid}
@@ -45,7 +45,9 @@ def compare(previous: dict | None, current: dict) -> list[dict]:
     out = []
     before = (previous or {}).get("delivery") or {}
     for table, n in current["rows"].items():
-        out.append({"table": table, "month": "", "rows_before": (before.get("rows") or {}).get(table), "rows_now": n})
+        out.append(
+            {"table": table, "month": "", "rows_before": (before.get("rows") or {}).get(table), "rows_now": n}
+        )
     for table, months in current["paid_by_month"].items():
         old = ((before.get("paid_by_month") or {}).get(table)) or {}
         for m in sorted(set(months) | set(old)):
@@ -79,13 +81,22 @@ def check(previous: dict | None, current: dict, report: Report, accept_shrink: b
     """Refuse an empty required table, and (unless accepted) a delivery that shrank."""
     for table in REQUIRED:
         if current["rows"].get(table, 0) == 0:
-            report.add(ERROR, table, None, 0, "the delivery has no rows for this required table", check="empty_delivery")
+            report.add(
+                ERROR,
+                table,
+                None,
+                0,
+                "the delivery has no rows for this required table",
+                check="empty_delivery",
+            )
     if not previous:
         return
     shrunk = _shrunk_months(previous, current)
     if not shrunk:
         return
-    shown = "; ".join(f"{m}: ${was:,.2f} -> ${now:,.2f} ({(now - was) / was:+.0%})" for m, was, now in shrunk[:6])
+    shown = "; ".join(
+        f"{m}: ${was:,.2f} -> ${now:,.2f} ({(now - was) / was:+.0%})" for m, was, now in shrunk[:6]
+    )
     more = f" and {len(shrunk) - 6} more" if len(shrunk) > 6 else ""
     total_was = sum(w for _, w, _ in shrunk)
     total_now = sum(n for _, _, n in shrunk)
@@ -94,7 +105,14 @@ def check(previous: dict | None, current: dict, report: Report, accept_shrink: b
         f"{SHRINK_SHARE:.0%} of their paid dollars (${total_was:,.2f} -> ${total_now:,.2f}): {shown}{more}"
     )
     if accept_shrink:
-        report.add(WARNING, "(delivery)", None, len(shrunk), message + "; taken with --accept-shrink", check="shrink_accepted")
+        report.add(
+            WARNING,
+            "(delivery)",
+            None,
+            len(shrunk),
+            message + "; taken with --accept-shrink",
+            check="shrink_accepted",
+        )
     else:
         report.add(
             ERROR,

@@ -6,11 +6,13 @@ Every key is documented in the README ("Contract terms"). Rates are fractions (0
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
 from vbc.attribution import AttributionSettings
+from vbc.periods import parse_month
 
 CONTRACT_DIR = Path(__file__).resolve().parent.parent / "data" / "contracts" / "demo"
 
@@ -124,8 +126,185 @@ def _rate(
     return float(value)
 
 
-def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
-    """Validate a contract mapping; every message names the file and the key."""
+def _keys(value, where: str, path: str, allowed: tuple[str, ...]) -> dict:
+    """`value` must be a mapping whose keys are all in `allowed`; unknown keys name their path."""
+    if not isinstance(value, dict):
+        raise ContractTermsError(f"{where}: '{path}' must be a mapping of {', '.join(allowed)}")
+    unknown = sorted(str(k) for k in value if k not in allowed)
+    if unknown:
+        raise ContractTermsError(
+            f"{where}: unknown key(s) {', '.join(f'{path}.{k}' for k in unknown)}; "
+            f"'{path}' takes {', '.join(allowed)}"
+        )
+    return value
+
+
+def _number(value, where: str, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ContractTermsError(f"{where}: '{path}' must be a number (got {value!r})")
+    return float(value)
+
+
+def _benchmark(b, where: str) -> Benchmark:
+    if isinstance(b, (int, float)) and not isinstance(b, bool):
+        b = {"pmpm": b}
+    b = _keys(b, where, "benchmark", ("pmpm", "baseline", "trend", "risk_adjustment"))
+    if b.get("pmpm") is not None:
+        if set(b) != {"pmpm"}:
+            raise ContractTermsError(f"{where}: 'benchmark' is a fixed pmpm or a baseline, not both")
+        if _number(b["pmpm"], where, "benchmark.pmpm") <= 0:
+            raise ContractTermsError(f"{where}: 'benchmark.pmpm' must be a positive number")
+        return Benchmark(pmpm=float(b["pmpm"]))
+    if not b.get("baseline"):
+        raise ContractTermsError(f"{where}: 'benchmark' needs 'pmpm' or a 'baseline' with 'trend'")
+    base = _keys(b["baseline"], where, "benchmark.baseline", ("start", "end"))
+    if not base.get("start") or not base.get("end"):
+        raise ContractTermsError(f"{where}: 'benchmark.baseline' needs start and end (YYYY-MM)")
+    for key in ("start", "end"):
+        try:
+            parse_month(str(base[key]))
+        except ValueError:
+            raise ContractTermsError(f"{where}: 'benchmark.baseline.{key}' must be a month YYYY-MM") from None
+    trend = _number(b.get("trend", 0.0), where, "benchmark.trend")
+    if not -0.5 < trend < 0.5:
+        raise ContractTermsError(f"{where}: 'benchmark.trend' must be an annual rate like 0.04")
+    ra = b.get("risk_adjustment")
+    cap = None
+    if ra is not None:
+        ra = _keys(ra, where, "benchmark.risk_adjustment", ("positive_growth_cap",))
+        if ra.get("positive_growth_cap") is not None:
+            cap = _number(ra["positive_growth_cap"], where, "benchmark.risk_adjustment.positive_growth_cap")
+    return Benchmark(
+        baseline_start=str(base["start"]),
+        baseline_end=str(base["end"]),
+        trend=trend,
+        risk_adjust=ra is not None,
+        risk_growth_cap=cap,
+    )
+
+
+def _high_cost_cap(cap, where: str) -> HighCostCap | None:
+    if cap is None:
+        return None
+    if isinstance(cap, (int, float)) and not isinstance(cap, bool):
+        cap = {"amount": cap}
+    cap = _keys(cap, where, "high_cost_cap", ("amount", "percentile"))
+    if len([k for k in cap if cap[k] is not None]) != 1:
+        raise ContractTermsError(f"{where}: 'high_cost_cap' must be an amount or {{percentile: P}}")
+    if cap.get("percentile") is not None:
+        pct = _number(cap["percentile"], where, "high_cost_cap.percentile")
+        if not 50 <= pct < 100:
+            raise ContractTermsError(f"{where}: 'high_cost_cap.percentile' must be between 50 and 100")
+        return HighCostCap(percentile=pct)
+    amount = _number(cap["amount"], where, "high_cost_cap.amount")
+    if amount <= 0:
+        raise ContractTermsError(f"{where}: 'high_cost_cap.amount' must be positive")
+    return HighCostCap(amount=amount)
+
+
+def _quality(q, where: str) -> Quality:
+    q = _keys(q if q is not None else {"mode": "none"}, where, "quality", ("gate", "mode"))
+    if "gate" in q:
+        g = _number(q["gate"], where, "quality.gate")
+        if not 0 <= g <= 100 or q.get("mode", "gate") != "gate":
+            raise ContractTermsError(f"{where}: 'quality.gate' must be a score from 0 to 100")
+        return Quality("gate", g)
+    if q.get("mode") in ("scaled", "none"):
+        return Quality(q["mode"])
+    raise ContractTermsError(f"{where}: 'quality' must be {{gate: N}} or {{mode: scaled}}")
+
+
+def _corridors(items, where: str) -> tuple[Corridor, ...]:
+    if not isinstance(items, list):
+        raise ContractTermsError(f"{where}: 'corridors' must be a list of bands")
+    corridors: list[Corridor] = []
+    for i, c in enumerate(items):
+        path = f"corridors[{i}]"
+        c = _keys(c, where, path, ("from", "to", "rate", "side"))
+        if "from" not in c or "rate" not in c:
+            raise ContractTermsError(f"{where}: {path} needs 'from', 'to' and 'rate'")
+        lower = _number(c["from"], where, f"{path}.from")
+        upper = _number(c["to"], where, f"{path}.to") if c.get("to") is not None else None
+        if upper is not None and upper <= lower:
+            raise ContractTermsError(f"{where}: {path} 'to' must be above 'from'")
+        side = str(c.get("side", "savings"))
+        if side not in ("savings", "losses"):
+            raise ContractTermsError(f"{where}: {path} 'side' must be savings or losses")
+        same = [k for k in corridors if k.side == side]
+        if not same and lower != 0:
+            raise ContractTermsError(f"{where}: {path} the first {side} band must start 'from: 0'")
+        if same and same[-1].upper != lower:
+            raise ContractTermsError(f"{where}: {path} must start where the previous band ends")
+        if same and same[-1].upper is None:
+            raise ContractTermsError(f"{where}: {path} follows an open-ended band")
+        corridors.append(Corridor(lower, upper, float(_rate(c, "rate", f"{where}: {path}")), side))
+    return tuple(corridors)
+
+
+def _measures(items, where: str, known: set[str] | None) -> dict[str, MeasureTerm]:
+    items = items or {}
+    if not isinstance(items, dict):
+        raise ContractTermsError(f"{where}: 'measures' must map measure ids to targets")
+    out = {}
+    for mid, m in items.items():
+        path = f"measures.{mid}"
+        if known is not None and str(mid) not in known:
+            raise ContractTermsError(
+                f"{where}: '{path}': no measure '{mid}'; known: {', '.join(sorted(known))}"
+            )
+        if isinstance(m, (int, float)) and not isinstance(m, bool):
+            m = {"target": m}
+        m = _keys(m, where, path, ("target", "weight"))
+        if "target" not in m:
+            raise ContractTermsError(f"{where}: {path} needs a numeric target")
+        target = _number(m["target"], where, f"{path}.target")
+        weight = _number(m.get("weight", 1.0), where, f"{path}.weight")
+        if not 0 <= target <= 1 or weight <= 0:
+            raise ContractTermsError(
+                f"{where}: {path}: a target is a rate from 0 to 1 and a weight is positive"
+            )
+        out[str(mid)] = MeasureTerm(target, weight)
+    return out
+
+
+def _attribution(a, where: str) -> AttributionSettings:
+    a = _keys(a or {}, where, "attribution", ("window_months", "mode"))
+    window = a.get("window_months", 12)
+    if isinstance(window, bool) or window not in (12, 24):
+        raise ContractTermsError(f"{where}: attribution: window_months must be 12 or 24 (got {window!r})")
+    mode = a.get("mode", "retrospective")
+    if mode not in ("retrospective", "prospective"):
+        raise ContractTermsError(
+            f"{where}: attribution: mode must be 'retrospective' or 'prospective' (got {mode!r})"
+        )
+    return AttributionSettings(int(window), str(mode))
+
+
+def _identity(doc: dict, where: str) -> int:
+    for key in ("contract_id", "payer", "provider_organization", "performance_year", "benchmark"):
+        if doc.get(key) in (None, ""):
+            raise ContractTermsError(f"{where}: missing required key '{key}'")
+    year = doc["performance_year"]
+    if isinstance(year, bool) or not isinstance(year, int) or not 1990 <= year <= 2100:
+        raise ContractTermsError(f"{where}: 'performance_year' must be a year like 2025")
+    two_sided = doc.get("two_sided", False)
+    if not isinstance(two_sided, bool):
+        raise ContractTermsError(f"{where}: 'two_sided' must be true or false")
+    return year
+
+
+@lru_cache(maxsize=1)
+def known_measures() -> frozenset[str]:
+    """Quality measure ids of the metric definitions (a contract's `measures` must name them)."""
+    from vbc.registry import load_registry  # the registry does not need contract terms
+
+    return frozenset(m.id for m in load_registry(check=False) if m.domain == "quality")
+
+
+def parse_terms(doc: dict, where: str = "contract", measures: set[str] | None = None) -> ContractTerms:
+    """Validate a contract mapping to every level; every message names the file and the key path.
+
+    `measures` are the measure ids a contract may name (default: the registry's quality measures)."""
     if not isinstance(doc, dict):
         raise ContractTermsError(f"{where}: expected a mapping of contract keys")
     unknown = sorted(set(map(str, doc)) - set(KNOWN_KEYS))
@@ -134,113 +313,14 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
             f"{where}: unknown key(s) {', '.join(unknown)}; the keys are "
             f"{', '.join(KNOWN_KEYS)} (see the README, 'Contract terms')"
         )
-    for key in ("contract_id", "payer", "provider_organization", "performance_year", "benchmark"):
-        if doc.get(key) in (None, ""):
-            raise ContractTermsError(f"{where}: missing required key '{key}'")
-    year = doc["performance_year"]
-    if not isinstance(year, int) or not 1990 <= year <= 2100:
-        raise ContractTermsError(f"{where}: 'performance_year' must be a year like 2025")
-
-    b = doc["benchmark"]
-    if isinstance(b, (int, float)) and not isinstance(b, bool):
-        b = {"pmpm": b}
-    if not isinstance(b, dict):
-        raise ContractTermsError(f"{where}: 'benchmark' must be a PMPM number or a mapping")
-    if b.get("pmpm") is not None:
-        if not isinstance(b["pmpm"], (int, float)) or b["pmpm"] <= 0:
-            raise ContractTermsError(f"{where}: 'benchmark.pmpm' must be a positive number")
-        benchmark = Benchmark(pmpm=float(b["pmpm"]))
-    elif b.get("baseline"):
-        base = b["baseline"]
-        if not isinstance(base, dict) or not base.get("start") or not base.get("end"):
-            raise ContractTermsError(f"{where}: 'benchmark.baseline' needs start and end (YYYY-MM)")
-        trend = b.get("trend", 0.0)
-        if not isinstance(trend, (int, float)) or not -0.5 < trend < 0.5:
-            raise ContractTermsError(f"{where}: 'benchmark.trend' must be an annual rate like 0.04")
-        ra = b.get("risk_adjustment") or {}
-        cap = ra.get("positive_growth_cap") if isinstance(ra, dict) else None
-        benchmark = Benchmark(
-            baseline_start=str(base["start"]),
-            baseline_end=str(base["end"]),
-            trend=float(trend),
-            risk_adjust=bool(ra),
-            risk_growth_cap=float(cap) if cap is not None else None,
-        )
-    else:
-        raise ContractTermsError(f"{where}: 'benchmark' needs 'pmpm' or a 'baseline' with 'trend'")
-
-    cap = doc.get("high_cost_cap")
-    high_cost_cap = None
-    if cap is not None:
-        if isinstance(cap, (int, float)) and not isinstance(cap, bool):
-            cap = {"amount": cap}
-        if not isinstance(cap, dict) or not (cap.get("amount") or cap.get("percentile")):
-            raise ContractTermsError(f"{where}: 'high_cost_cap' must be an amount or {{percentile: P}}")
-        pct = cap.get("percentile")
-        if pct is not None and not 50 <= float(pct) < 100:
-            raise ContractTermsError(f"{where}: 'high_cost_cap.percentile' must be between 50 and 100")
-        high_cost_cap = HighCostCap(
-            amount=float(cap["amount"]) if cap.get("amount") else None,
-            percentile=float(pct) if pct is not None else None,
-        )
-
-    q = doc.get("quality") or {"mode": "none"}
-    if not isinstance(q, dict):
-        raise ContractTermsError(f"{where}: 'quality' must be a mapping (gate: N or mode: scaled)")
-    if "gate" in q:
-        g = q["gate"]
-        if not isinstance(g, (int, float)) or not 0 <= g <= 100:
-            raise ContractTermsError(f"{where}: 'quality.gate' must be a score from 0 to 100")
-        quality = Quality("gate", float(g))
-    elif q.get("mode") in ("scaled", "none"):
-        quality = Quality(q["mode"])
-    else:
-        raise ContractTermsError(f"{where}: 'quality' must be {{gate: N}} or {{mode: scaled}}")
-
-    corridors = []
-    for i, c in enumerate(doc.get("corridors") or []):
-        if not isinstance(c, dict) or "from" not in c or "rate" not in c:
-            raise ContractTermsError(f"{where}: corridors[{i}] needs 'from', 'to' and 'rate'")
-        lower, upper = float(c["from"]), (float(c["to"]) if c.get("to") is not None else None)
-        if upper is not None and upper <= lower:
-            raise ContractTermsError(f"{where}: corridors[{i}] 'to' must be above 'from'")
-        side = str(c.get("side", "savings"))
-        if side not in ("savings", "losses"):
-            raise ContractTermsError(f"{where}: corridors[{i}] 'side' must be savings or losses")
-        same = [k for k in corridors if k.side == side]
-        if not same and lower != 0:
-            raise ContractTermsError(f"{where}: corridors[{i}] the first {side} band must start 'from: 0'")
-        if same and same[-1].upper != lower:
-            raise ContractTermsError(f"{where}: corridors[{i}] must start where the previous band ends")
-        if same and same[-1].upper is None:
-            raise ContractTermsError(f"{where}: corridors[{i}] follows an open-ended band")
-        corridors.append(Corridor(lower, upper, float(_rate(c, "rate", f"{where}: corridors[{i}]")), side))
-
-    measures = {}
-    for mid, m in (doc.get("measures") or {}).items():
-        if isinstance(m, (int, float)):
-            m = {"target": m}
-        if not isinstance(m, dict) or not isinstance(m.get("target"), (int, float)):
-            raise ContractTermsError(f"{where}: measures.{mid} needs a numeric target")
-        measures[str(mid)] = MeasureTerm(float(m["target"]), float(m.get("weight", 1.0)))
-
-    a = doc.get("attribution") or {}
-    try:
-        attribution = AttributionSettings(
-            int(a.get("window_months", 12)), str(a.get("mode", "retrospective"))
-        )
-    except ValueError as exc:
-        raise ContractTermsError(f"{where}: attribution: {exc}") from None
-
+    year = _identity(doc, where)
     two_sided = doc.get("two_sided", False)
-    if not isinstance(two_sided, bool):
-        raise ContractTermsError(f"{where}: 'two_sided' must be true or false")
     return ContractTerms(
         contract_id=str(doc["contract_id"]),
         payer=str(doc["payer"]),
         provider_organization=str(doc["provider_organization"]),
         performance_year=year,
-        benchmark=benchmark,
+        benchmark=_benchmark(doc["benchmark"], where),
         minimum_savings_rate=_rate(doc, "minimum_savings_rate", where, allow_mssp=True),
         minimum_loss_rate=_rate(doc, "minimum_loss_rate", where, allow_mssp=True, required=two_sided) or 0.0,
         shared_savings_rate=_rate(doc, "shared_savings_rate", where),
@@ -248,11 +328,13 @@ def parse_terms(doc: dict, where: str = "contract") -> ContractTerms:
         savings_cap=_rate(doc, "savings_cap", where, required=False),
         loss_cap=_rate(doc, "loss_cap", where, required=False),
         two_sided=two_sided,
-        quality=quality,
-        high_cost_cap=high_cost_cap,
-        corridors=tuple(corridors),
-        measures=measures,
-        attribution=attribution,
+        quality=_quality(doc.get("quality"), where),
+        high_cost_cap=_high_cost_cap(doc.get("high_cost_cap"), where),
+        corridors=_corridors(doc.get("corridors") or [], where),
+        measures=_measures(
+            doc.get("measures"), where, known_measures() if measures is None else set(measures)
+        ),
+        attribution=_attribution(doc.get("attribution"), where),
     )
 
 

@@ -226,15 +226,21 @@ class Workspace:
                 self._record_attempt(meta is not None, signature, report)
         except BuildBusy as exc:
             busy = True
-            report.add(INFO, "(build)", None, 0, f"{exc}; the last good build keeps serving meanwhile", check="busy")
+            report.add(
+                INFO, "(build)", None, 0, f"{exc}; the last good build keeps serving meanwhile", check="busy"
+            )
         except OSError as exc:
-            report.add(ERROR, "(state directory)", None, 0, _unwritable(self.state_dir, exc), check="state_dir")
+            report.add(
+                ERROR, "(state directory)", None, 0, _unwritable(self.state_dir, exc), check="state_dir"
+            )
             meta = None
         if meta is not None:
             self.pinned = meta["build"]
         return BuildResult(meta is not None, report, meta, time.perf_counter() - started, busy)
 
-    def _build_file(self, report: Report, settings, today, accept_shrink: bool, signature: list) -> dict | None:
+    def _build_file(
+        self, report: Report, settings, today, accept_shrink: bool, signature: list
+    ) -> dict | None:
         build = f"marts-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}-{time.time_ns() % 10**6:06d}.duckdb"
         tmp = self.state_dir / f".{build}.building"
         try:
@@ -290,7 +296,9 @@ class Workspace:
             "turned_off": report.facts.get("turned_off", {}),
             "findings": json.loads(report.to_json()),
         }
-        con.execute("CREATE TABLE build_meta AS SELECT $meta AS meta", {"meta": json.dumps(meta, default=str)})
+        con.execute(
+            "CREATE TABLE build_meta AS SELECT $meta AS meta", {"meta": json.dumps(meta, default=str)}
+        )
         # Raw staging views point at the extract files; the mart must not need them.
         for (name,) in con.execute(
             "SELECT view_name FROM duckdb_views() WHERE NOT internal AND view_name LIKE 'raw\\_%' ESCAPE '\\'"
