@@ -10,10 +10,10 @@ from vbc.demo.columns import one_line, slot_lines
 from vbc.demo.population import DM
 
 # Diabetic eye exams: the yearly share of diabetics examined, and the share with retinopathy coded.
-EYE_EXAM_RATE, RETINOPATHY_SHARE = 0.58, 0.12
+EYE_EXAM_RATE, RETINOPATHY_SHARE = 0.45, 0.12
 # Cervical screening of women under 65: Pap every three years, or Pap with an HPV co-test every
 # five, for this share of them (the rest are overdue).
-CERVICAL_SCREENED = 0.62
+CERVICAL_SCREENED = 0.72
 
 
 class Screening(ChunkBase):
