@@ -123,6 +123,8 @@ else:
     )
 if trend["suppressed"].any():
     st.info("Some months are suppressed in the de-identified view (fewer than 11 people).")
+if not ctx.ws.good.get("paid_dates", True):
+    widgets.no_paid_dates_note()
 widgets.completion_chart(
     trend["month"].tolist(),
     trend["raw"].tolist(),

@@ -49,6 +49,55 @@ else:
         unmatched.assign(paid_amount=unmatched["paid_amount"].map("${:,.2f}".format)), hide_index=True
     )
 
+st.subheader("Corrections: reversals and adjustments netted")
+netted = health.corrections(ctx.ws)
+if netted.empty:
+    st.success("No reversal, adjustment or replacement lines in this delivery.")
+else:
+    st.markdown(
+        "Negative and re-issued lines of the same claim line are netted before any number is "
+        "computed; a claim fully reversed counts as no service; a claim that names the one it "
+        "replaces replaces it. Reversals whose original is not in the extract are left out of "
+        "every total and listed below."
+    )
+    st.dataframe(
+        netted.assign(
+            reversed_dollars=netted["reversed_dollars"].map("${:,.2f}".format),
+            orphan_dollars=netted["orphan_dollars"].map("${:,.2f}".format),
+        ),
+        hide_index=True,
+    )
+    orphans = health.orphan_reversals(ctx.ws, ctx.viewer)
+    if len(orphans):
+        st.warning(
+            f"{len(orphans):,} reversal line(s) (${-orphans['paid_amount'].sum():,.2f}) reverse claims "
+            "that are not in the extract, for example because they were paid before it starts."
+        )
+        st.dataframe(
+            orphans.assign(paid_amount=orphans["paid_amount"].map("${:,.2f}".format)), hide_index=True
+        )
+
+st.subheader("This delivery against the last good build")
+tables, months = health.delivery_comparison(ctx.ws)
+if tables.empty:
+    st.info("The first build of these extracts: nothing to compare with yet.")
+else:
+    if ctx.ws.good.get("accepted_shrink"):
+        st.warning("This delivery shrank against the previous build and was taken with --accept-shrink.")
+    st.dataframe(tables, hide_index=True)
+    if months.empty:
+        st.caption("No incurred month's paid dollars changed by more than 1%.")
+    else:
+        st.markdown("Incurred months whose paid dollars changed by more than 1%:")
+        st.dataframe(
+            months.assign(
+                paid_before=months["paid_before"].map(lambda v: "" if pd.isna(v) else f"${v:,.2f}"),
+                paid_now=months["paid_now"].map("${:,.2f}".format),
+                change=months["change"].map(lambda v: "new" if pd.isna(v) else f"{v:+.1%}"),
+            ),
+            hide_index=True,
+        )
+
 st.subheader("Rows per table")
 counts = health.table_counts(ctx.ws)
 st.dataframe(
@@ -57,7 +106,9 @@ st.dataframe(
 
 st.subheader("Claims run-out: how long claims take to be paid")
 lag = health.payment_lag(ctx.ws)
-if lag.empty:
+if not good.get("paid_dates", True):
+    widgets.no_paid_dates_note()
+elif lag.empty:
     st.info("Not enough history (12 months) to measure payment lags yet.")
 else:
     incomplete = completion.incomplete_months(ctx.ws)

@@ -45,7 +45,9 @@ chart = spc.monthly_chart(
 widgets.spc_chart(
     metrics[choice], all_months, rows["value"], chart, target=metrics[choice].target, key="overview_spc"
 )
-if incomplete_set:
+if not ctx.ws.good.get("paid_dates", True):
+    widgets.no_paid_dates_note()
+elif incomplete_set:
     st.caption(
         f"Incurred months {min(incomplete_set)} to {max(incomplete_set)} are inside the claims run-out "
         f"window at the paid-through date {ctx.stamp['paid_through']} (from how long claims in this "

@@ -412,3 +412,49 @@ def test_completed_metrics_by_organization_and_month(built, metric_id):
     summed = both.groupby("organization")["numerator"].sum()
     for r in orgs.itertuples():
         assert summed[r.organization] == pytest.approx(r.numerator)
+
+
+def _page(page: str, data: Path, state_root: Path, monkeypatch, viewer: str = "payer"):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("VBC_DATA_DIR", str(data))
+    monkeypatch.setenv("VBC_STATE_DIR", str(state_root))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard.py"), default_timeout=120)
+    at.query_params["viewer"] = viewer
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_data_health_shows_corrections_orphans_and_the_comparison(small_extract, tmp_path, monkeypatch):
+    monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "st"))
+    assert Workspace.open(small_extract).build().ok
+    # b3's $9,000 line reversed and re-issued at $8,800: March 10,250 -> 10,050 (-2%: shown, not
+    # refused); and an orphan reversal of $40.
+    rows = pq.read_table(small_extract / "medical_claim.parquet").to_pylist()
+    b3 = next(r for r in rows if r["claim_id"] == "b3" and r["claim_line_number"] == 2)
+    rows += [
+        {**b3, "paid_amount": -9000.0, "allowed_amount": -9000.0},
+        {**b3, "paid_amount": 8800.0, "allowed_amount": 8800.0},
+        _line("old9", 1, "D", "2025-01-05", -40.0, hcpcs="99213", pos="11", npi="N1", tin="T1"),
+    ]
+    write_table(small_extract, "medical_claim", rows)
+    at = _page("pages/data_health.py", small_extract, tmp_path / "st", monkeypatch)
+    tables = [str(df.value.to_dict()) for df in at.dataframe]
+    assert any("old9" in t for t in tables)  # the orphan, with its claim id
+    assert any("lines_after_netting" in t for t in tables)
+    assert any("2025-03" in t and "-2.0%" in t for t in tables)  # March against the last build
+    text = " ".join(w.value for w in at.warning)
+    assert "reverse claims that are not in the extract" in text
+
+
+def test_pages_say_when_there_are_no_paid_dates(small_extract, tmp_path, monkeypatch):
+    rows = pq.read_table(small_extract / "medical_claim.parquet").to_pylist()
+    write_table(small_extract, "medical_claim", rows, drop=("paid_date",))
+    rx = pq.read_table(small_extract / "pharmacy_claim.parquet").to_pylist()
+    write_table(small_extract, "pharmacy_claim", rx, drop=("paid_date",))
+    for page in ("pages/cost.py", "pages/overview.py", "pages/data_health.py"):
+        at = _page(page, small_extract, tmp_path / "st", monkeypatch)
+        assert any("carry no paid dates" in w.value for w in at.warning), page

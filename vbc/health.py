@@ -96,3 +96,68 @@ def payment_lag(ws: Workspace) -> pd.DataFrame:
     df["share"] = df["paid"] / df["paid"].sum()
     df["cumulative"] = df["share"].cumsum()
     return df
+
+
+def corrections(ws: Workspace) -> pd.DataFrame:
+    """What netting reversals and adjustments did, per claim table (from the build's facts)."""
+    rows = [{"table": t, **v} for t, v in ((ws.good or {}).get("netted") or {}).items()]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "table",
+            "lines_delivered",
+            "lines_after_netting",
+            "reversed_dollars",
+            "claims_replaced",
+            "orphan_lines",
+            "orphan_dollars",
+        ],
+    )
+
+
+def orphan_reversals(ws: Workspace, viewer: Viewer) -> pd.DataFrame:
+    """Reversal lines whose original claim is not in the extract, kept out of every total.
+
+    They name members, so only the payer sees them line by line; other viewers see the totals."""
+    con = ws.connect()
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'reversal_orphans'"
+        ).fetchall()
+        if not exists[0][0]:
+            return pd.DataFrame(
+                columns=["source", "claim_id", "claim_line_number", "person_id", "paid_amount"]
+            )
+        df = con.execute(
+            "SELECT source, claim_id, claim_line_number, person_id, paid_amount FROM reversal_orphans ORDER BY 1, 2, 3"
+        ).df()
+    finally:
+        con.close()
+    if viewer.kind != "payer" and len(df):
+        df = pd.DataFrame(
+            [
+                {
+                    "source": "all",
+                    "claim_id": f"{len(df):,} lines",
+                    "claim_line_number": None,
+                    "person_id": None,
+                    "paid_amount": float(df["paid_amount"].sum()),
+                }
+            ]
+        )
+    return df
+
+
+def delivery_comparison(ws: Workspace, changed_share: float = 0.01) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows per table, and the incurred months whose paid dollars changed by more than
+    `changed_share`, against the build before this one (empty for a first build)."""
+    rows = pd.DataFrame((ws.good or {}).get("delivery_comparison") or [])
+    if rows.empty:
+        return rows, rows
+    tables = rows[rows["month"] == ""][["table", "rows_before", "rows_now"]]
+    months = rows[rows["month"] != ""][["table", "month", "paid_before", "paid_now"]].copy()
+    before = months["paid_before"].astype(float)
+    change = (months["paid_now"].astype(float) - before) / before.where(before != 0)
+    months["change"] = change
+    months = months[before.isna() | (change.abs() > changed_share)]
+    return tables.reset_index(drop=True), months.reset_index(drop=True)

@@ -113,6 +113,15 @@ def spc_chart(
     st.markdown(reading_text(res))
 
 
+def no_paid_dates_note() -> None:
+    """Said wherever completion would be shown, for extracts without paid dates."""
+    st.warning(
+        "These extracts carry no paid dates, so how far recent months are from complete cannot be "
+        "measured: values are shown raw (not completed) and no month is marked incomplete.",
+        icon=":material/event_busy:",
+    )
+
+
 def csv_download(
     df: pd.DataFrame, stamp: dict, file_name: str, label: str = "Download CSV", key: str | None = None
 ) -> None:
