@@ -124,18 +124,44 @@ def test_joint_view_suppresses_small_cells_and_their_complements(ws, registry):
 def test_complementary_suppression():
     import pandas as pd
 
-    from vbc.engine import _complementary
+    from vbc import suppression
 
     df = pd.DataFrame(
         {
             "organization": ["big", "mid", "small"],
             "denominator": [5000.0, 800.0, 40.0],
-            "suppressed": [False, False, True],
+            "n_persons": [400.0, 60.0, 7.0],
         }
     )
-    hidden = _complementary(df, ["organization"])
+    primary = pd.Series([False, False, True])
+    hidden = suppression.suppress(
+        df, suppression.margins(["organization"]), ["n_persons"], primary, "denominator"
+    )
     # With only one hidden cell it could be derived from the total: the smallest other is hidden too.
     assert hidden.tolist() == [False, True, True]
+
+
+def test_hidden_cells_whose_sum_is_small_are_hidden_further():
+    """Months of one organization: two hidden months of 1 person each add up to 2, which the
+    year's total minus the shown months would reveal; the smallest shown month is hidden too
+    (2 + 12 = 14 > 10), and then the line is safe."""
+    import pandas as pd
+
+    from vbc import suppression
+
+    df = pd.DataFrame(
+        {
+            "organization": ["X"] * 4,
+            "month": ["2025-01", "2025-02", "2025-03", "2025-04"],
+            "n_persons": [1.0, 1.0, 12.0, 40.0],
+            "denominator": [1.0, 1.0, 12.0, 40.0],
+        }
+    )
+    primary = pd.Series([True, True, False, False])
+    hidden = suppression.suppress(
+        df, suppression.margins(["organization", "month"]), ["n_persons"], primary, "denominator"
+    )
+    assert hidden.tolist() == [True, True, True, False]
 
 
 def test_unknown_grouping_is_refused(ws, registry):

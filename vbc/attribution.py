@@ -15,6 +15,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from vbc import suppression
 from vbc.periods import add_months, month_end, month_range
 from vbc.scope import member_scope
 from vbc.security import Viewer, is_small, require_member_level
@@ -401,18 +402,11 @@ def export_rows(df: pd.DataFrame) -> list[dict]:
 
 
 def suppress_counts(df: pd.DataFrame, count: str, groups: list[str]) -> pd.DataFrame:
-    """Joint view: hide counts from 1 to 10, and a second cell in any group where exactly one is
-    hidden (a group's total can be derived from other figures on the page)."""
+    """Joint view: hide counts from 1 to 10, and more cells in any group whose total is shown
+    elsewhere until no hidden count can be worked out from it (vbc/suppression.py)."""
     df = df.copy()
-    df["suppressed"] = df[count].map(is_small)
-    parts = [sub.index for _, sub in df.groupby(groups, dropna=False)] if groups else [df.index]
-    for idx in parts:
-        idx = list(idx)
-        if df.loc[idx, "suppressed"].sum() == 1 and len(idx) > 1:
-            rest = df.loc[idx][~df.loc[idx, "suppressed"]]
-            nonzero = rest[rest[count] > 0]
-            pick = (nonzero if len(nonzero) else rest)[count].idxmin()
-            df.loc[pick, "suppressed"] = True
+    primary = df[count].map(is_small).astype(bool)
+    df["suppressed"] = suppression.suppress(df, [list(groups)], [count], primary, count)
     df[count] = df[count].astype("float64")
     df.loc[df["suppressed"], count] = math.nan
     return df

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from vbc import completion, stats
+from vbc import completion, stats, suppression
 from vbc.periods import Period, month_end, parse_month  # noqa: F401 (parse_month: until callers move to vbc.periods)
 from vbc.registry import Metric, Registry, create_shared
 from vbc.scope import clean_filters, member_scope
@@ -99,12 +99,16 @@ def _value_set_table(names: tuple[str, ...]) -> pa.Table:
     )
 
 
-def _aggregate_sql(metric: Metric, by: list[str], scope: str) -> str:
+def _aggregate_sql(metric: Metric, by: list[str], scope: str, parent: bool = False) -> str:
+    """`parent`: also each group's organization (a TIN's or PCP's), for suppression across tables."""
     unknown = [b for b in by if b not in GROUPINGS]
     if unknown:
         raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(GROUPINGS)}")
     group_select = "".join(f"{GROUPINGS[b]} AS g_{b}, " for b in by)
     group_names = "".join(f"g_{b}, " for b in by)
+    if parent:
+        group_select += "any_value(mm.organization) AS parent_organization, "
+        group_names += "any_value(parent_organization) AS parent_organization, "
     return f"""
     WITH mm AS (
         SELECT * FROM member_months
@@ -141,6 +145,27 @@ def _value_and_interval(kind: str, row) -> tuple[float, float, float]:
     return num / den, max(lo, 0.0) if not math.isnan(lo) else lo, hi
 
 
+# Counts of each kind of metric that may not be shown, or derived, from 1 to 10 in the joint view.
+SUPPRESSED_COUNTS = {
+    "proportion": ["numerator", "denominator", "complement", "n_persons"],
+    "per_1000": ["numerator", "n_persons"],
+    "pmpm": ["n_persons"],
+    "ratio": ["denominator", "n_persons"],
+}
+NESTED = ("tin", "npi")  # groupings that sit inside an organization, whose total is shown too
+
+
+def _suppress(df: pd.DataFrame, kind: str, by: list[str]) -> pd.Series:
+    """The joint view's hidden cells, consistent across every table of the same numbers
+    (vbc/suppression.py)."""
+    primary = pd.Series([_primary_small(kind, r) for r in df.itertuples(index=False)], index=df.index)
+    counts = df.assign(complement=df["denominator"].fillna(0) - df["numerator"].fillna(0))
+    parents = ["parent_organization"] if "parent_organization" in df else []
+    return suppression.suppress(
+        counts, suppression.margins(by, parents), SUPPRESSED_COUNTS[kind], primary, "denominator"
+    )
+
+
 def _primary_small(kind: str, row) -> bool:
     if is_small(row.n_persons):
         return True
@@ -152,26 +177,6 @@ def _primary_small(kind: str, row) -> bool:
             for c in (row.numerator, row.denominator, (row.denominator or 0) - (row.numerator or 0))
         )
     return False
-
-
-def _complementary(df: pd.DataFrame, by: list[str]) -> pd.Series:
-    """Suppress a second cell wherever one hidden cell could be recovered from a total."""
-    hidden = df["suppressed"].copy()
-    changed = True
-    while changed:
-        changed = False
-        for dim in by:
-            others = [b for b in by if b != dim]
-            groups = df.groupby(others, dropna=False).groups if others else {(): df.index}
-            for idx in groups.values():
-                idx = list(idx)
-                if hidden[idx].sum() == 1 and len(idx) > 1:
-                    candidates = df.loc[idx][~hidden[idx]]
-                    candidates = candidates[candidates["denominator"] > 0]
-                    if len(candidates):
-                        hidden[candidates["denominator"].idxmin()] = True
-                        changed = True
-    return hidden
 
 
 def query_params(metric: Metric, period: Period, scope_params: dict) -> dict:
@@ -199,7 +204,8 @@ def compute_metric(
     by = list(by)
     scope = member_scope(viewer, filters)
     prepare(con, metric)
-    sql = _aggregate_sql(metric, by, scope.sql)
+    parent = viewer.suppresses and "organization" not in by and any(b in NESTED for b in by)
+    sql = _aggregate_sql(metric, by, scope.sql, parent)
     df = con.execute(sql, query_params(metric, period, scope.params)).df()
     df = df.rename(columns={f"g_{b}": b for b in by})
     if df.empty:
@@ -212,8 +218,7 @@ def compute_metric(
     df["ci_high"] = [v[2] for v in values]
     df["suppressed"] = False
     if viewer.suppresses and len(df):
-        df["suppressed"] = [_primary_small(metric.kind, r) for r in df.itertuples(index=False)]
-        df["suppressed"] = _complementary(df, by)
+        df["suppressed"] = _suppress(df, metric.kind, by)
         cols = ["numerator", "denominator", "value", "ci_low", "ci_high", "n_persons"]
         df[cols] = df[cols].astype("float64")
         df.loc[df["suppressed"], cols] = math.nan
@@ -223,7 +228,7 @@ def compute_metric(
     df.insert(2, "period_end", period.end.isoformat())
     if by:
         df = df.sort_values(by, na_position="last", kind="stable").reset_index(drop=True)
-    return df.drop(columns=["sum_y2", "sum_yd", "sum_d2"])
+    return df.drop(columns=["sum_y2", "sum_yd", "sum_d2", "parent_organization"], errors="ignore")
 
 
 def compute_metrics(

@@ -254,12 +254,14 @@ def risk_adjusted(
         [g.sort_values("member_months", ascending=False), pd.DataFrame([total])], ignore_index=True
     )
     if viewer.suppresses:
-        from vbc.engine import _complementary
+        from vbc import suppression
         from vbc.security import is_small
 
         hide = out["persons"].map(is_small).astype(bool)
-        groups = out.iloc[:-1].assign(denominator=out["member_months"].astype(float), suppressed=hide)
-        hide.iloc[:-1] = _complementary(groups, ["group"]).to_numpy()
+        groups = out.iloc[:-1].assign(denominator=out["member_months"].astype(float))
+        hide.iloc[:-1] = suppression.suppress(
+            groups, suppression.margins(["group"]), ["persons"], hide.iloc[:-1], "denominator"
+        ).to_numpy()
         cols = [
             "persons",
             "member_months",
