@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from vbc import suppression
 from vbc.periods import month_from_index, month_index, month_label
 from vbc.scope import member_scope
 from vbc.security import Viewer
@@ -349,8 +350,7 @@ def completed_frame(
         out["incomplete"] = (
             bool(monthly.loc[monthly["month"].notna(), "incomplete"].any()) if len(monthly) else False
         )
-    hidden = out["suppressed"].astype(bool)
-    cols = [
+    figures = [
         "numerator",
         "denominator",
         "value",
@@ -360,8 +360,7 @@ def completed_frame(
         "completion_factor",
         "n_persons",
     ]
-    out[cols] = out[cols].astype("float64")
-    out.loc[hidden, cols] = math.nan
+    out = suppression.blank(out, out["suppressed"].astype(bool), figures)
     out["metric_id"] = metric_id
     return out.drop(columns=["completed", "low", "high"])
 

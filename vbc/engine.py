@@ -34,17 +34,9 @@ GROUPINGS: dict[str, str] = {
     "npi": "mm.npi",
     "month": "strftime(mm.year_month, '%Y-%m')",
 }
-EXPORT_COLUMNS = (
-    "metric_id",
-    "period_start",
-    "period_end",
-    "numerator",
-    "denominator",
-    "value",
-    "ci_low",
-    "ci_high",
-    "suppressed",
-)
+# An export row: which metric and period, one key per grouping (between the two), the figures.
+EXPORT_KEYS = ("metric_id", "period_start", "period_end")
+EXPORT_FIGURES = ("numerator", "denominator", "value", "ci_low", "ci_high", "suppressed")
 PER_1000_SCALE = 12_000  # events per member month -> per 1,000 members per year
 TOO_FEW = 30
 
@@ -219,9 +211,9 @@ def compute_metric(
     df["suppressed"] = False
     if viewer.suppresses and len(df):
         df["suppressed"] = _suppress(df, metric.kind, by)
-        cols = ["numerator", "denominator", "value", "ci_low", "ci_high", "n_persons"]
-        df[cols] = df[cols].astype("float64")
-        df.loc[df["suppressed"], cols] = math.nan
+        df = suppression.blank(
+            df, df["suppressed"], ["numerator", "denominator", "value", "ci_low", "ci_high", "n_persons"]
+        )
     df["too_few"] = (metric.kind == "proportion") & (df["denominator"].fillna(0) < TOO_FEW)
     df.insert(0, "metric_id", metric.id)
     df.insert(1, "period_start", period.start.isoformat())
@@ -281,18 +273,7 @@ def _completed(
 
 def export_rows(df: pd.DataFrame, by: list[str] | tuple[str, ...]) -> list[dict]:
     """Rows in the export shape: metric_id, period, one key per grouping, figures, suppressed."""
-    cols = [
-        "metric_id",
-        "period_start",
-        "period_end",
-        *by,
-        "numerator",
-        "denominator",
-        "value",
-        "ci_low",
-        "ci_high",
-        "suppressed",
-    ]
+    cols = [*EXPORT_KEYS, *by, *EXPORT_FIGURES]
     out = []
     for rec in df[cols].to_dict("records"):
         clean = {}

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
 from vbc.cost import capped_person_dollars
@@ -262,7 +261,7 @@ def risk_adjusted(
         hide.iloc[:-1] = suppression.suppress(
             groups, suppression.margins(["group"]), ["persons"], hide.iloc[:-1], "denominator"
         ).to_numpy()
-        cols = [
+        figures = [
             "persons",
             "member_months",
             "paid",
@@ -272,8 +271,7 @@ def risk_adjusted(
             "expected_pmpm",
             "ratio",
         ]
-        out[cols] = out[cols].astype("float64")
-        out.loc[hide, cols] = np.nan
+        out = suppression.blank(out, hide, figures)
         out["suppressed"] = hide
     else:
         out["suppressed"] = False

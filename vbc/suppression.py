@@ -69,3 +69,10 @@ def margins(by: list[str], parents: list[str] = ()) -> list[list[str]]:
         for dim in by:
             lines.append([parent, *[b for b in by if b != dim]])
     return lines
+
+
+def blank(df: pd.DataFrame, hidden: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The figures of hidden cells emptied (NaN), so no export or page can show them."""
+    df[columns] = df[columns].astype("float64")
+    df.loc[hidden.to_numpy(), columns] = float("nan")
+    return df
