@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install everything the tests need (Python packages; Debian's chromium for the browser test),
+# Install everything the tests need (Python packages; Debian's chromium for the browser test and
+# postgresql for the state-store tests),
 # check style (ruff lint + format) and run the tests.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -8,6 +9,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   echo "Installing Debian's chromium for the browser test …"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  # The state-store tests run on SQLite and on a throwaway PostgreSQL server they start themselves.
+  echo "Installing Debian's postgresql for the state-store tests …"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

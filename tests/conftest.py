@@ -495,3 +495,45 @@ def run_cli(*args: str, state: Path | None = None, subprocess_run: bool = False)
 def copy_extract(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".vbc"))
     return dst
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL server for the session (tests/pgserver.py); skipped only outside CI
+    when PostgreSQL is not installed (./test.sh installs it)."""
+    from tests.pgserver import pg_bin, postgres_server
+
+    if pg_bin() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not installed; ./test.sh installs Debian's postgresql")
+        pytest.skip("PostgreSQL is not installed (./test.sh installs it)")
+    with postgres_server() as url:
+        yield url
+
+
+_fresh_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """The URL of an empty state store on each database the product supports: a SQLite file, or a
+    fresh database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.sqlite'}"
+    from sqlalchemy import create_engine, text
+
+    base = request.getfixturevalue("postgres_url")
+    name = f"vbc_t{next(_fresh_databases)}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))  # a generated name, no input
+    admin.dispose()
+    return base.replace("/vbc_test?", f"/{name}?")
+
+
+@pytest.fixture
+def store(store_url):
+    """An upgraded, empty state store (vbc.store.open_store) on each database."""
+    from vbc.store import open_store
+
+    return open_store(url=store_url)
