@@ -8,8 +8,11 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from vbc import settlement
-from vbc.security import NotEntitled
+from vbc.security import NotEntitled, Viewer
+from vbc.settlement_claims import SettlementEstimate, contracts_for_viewer, settlement_for
+from vbc.terms import load_terms
 from vbc.ui import context, widgets
+from vbc.workspace import Workspace
 
 ctx = context.current()
 widgets.header(ctx, "Settlement")
@@ -26,13 +29,9 @@ def _settle(
     quality: float | None,
     trend: float,
     members: int | None,
-) -> dict:
+) -> SettlementEstimate:
     # Every argument is part of the cache key (the viewer included).
-    from vbc.security import Viewer
-    from vbc.terms import load_terms
-    from vbc.workspace import Workspace
-
-    return settlement.settlement_for(
+    return settlement_for(
         Workspace.open(data_dir),
         load_terms(contract_path),
         Viewer.parse(viewer_key),
@@ -47,7 +46,7 @@ def _money(v: float) -> str:
     return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"
 
 
-found = settlement.contracts_for_viewer(ctx.ws, ctx.viewer)
+found = contracts_for_viewer(ctx.ws, ctx.viewer)
 if ctx.organization:
     found = [t for t in found if t.provider_organization == ctx.organization]
 if not found:
@@ -76,21 +75,21 @@ except NotEntitled as exc:
 except ValueError as exc:
     st.warning(f"This contract cannot be settled on these data: {exc}")
     st.stop()
-s = agreed["settlement"]
+s = agreed.settlement
 rows = s.rows()
 by_key = {r["key"]: r for r in rows}
-rng = agreed["range"]
-status = agreed["status"]
+rng = agreed.range
+status = agreed.status
 
 status_text = {
     "final": "**Year-end figures**: the year is complete and its claims run-out has closed.",
     "preliminary": "**Preliminary**: the year is complete but claims for its latest months are still "
     "arriving; expenditure is completed for run-out.",
-    "forecast": f"**Forecast for the current year**: {agreed['observed_months']} of 12 months observed; "
+    "forecast": f"**Forecast for the current year**: {agreed.observed_months} of 12 months observed; "
     "the rest are projected at the observed completed PMPM.",
 }[status]
 st.markdown(status_text)
-for note in agreed["notes"]:
+for note in agreed.notes:
     st.caption(note)
 
 c1, c2, c3 = st.columns(3)
@@ -252,7 +251,7 @@ with w3:
         help="Changes the sliding minimum savings rate.",
     )
 what_if = _settle(*key, float(q), trend / 100.0, int(members))
-wi = {r["key"]: r for r in what_if["settlement"].rows()}
+wi = {r["key"]: r for r in what_if.settlement.rows()}
 st.dataframe(
     pd.DataFrame(
         {

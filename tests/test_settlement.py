@@ -10,16 +10,36 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
+import pickle
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from vbc.settlement import Figures, mssp_msr, settle
-from vbc.terms import parse_terms
+from tests.conftest import built_workspace
+from vbc import settlement_claims
+from vbc.security import Viewer
+from vbc.settlement import (
+    Figures,
+    baseline_benchmark,
+    benchmark_steps,
+    expenditure_steps,
+    member_steps,
+    mssp_msr,
+    quality_steps,
+    settle,
+    shared_losses_steps,
+    sharing_steps,
+    threshold_steps,
+    trend_factor,
+)
+from vbc.settlement_claims import Projection, SettlementEstimate, random_half_width, settlement_for
+from vbc.terms import Benchmark, Quality, load_terms, parse_terms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -427,3 +447,200 @@ def test_waterfall_runs_from_benchmark_to_final_payment(actual, terms, bars):
     for stage in ("expenditure", "sharing"):
         part = [b for b in w if b["stage"] == stage]
         assert part[0]["value"] + sum(b["value"] for b in part[1:-1]) == pytest.approx(part[-1]["value"])
+
+
+# ---------------------------------------------------------------- each step on its own
+# settle() runs one function per step; each is checked here on a case worked out by hand.
+
+
+def test_member_steps_default_to_member_months_over_twelve():
+    # 6,006 member months / 12 = 500.5 -> 501 (half up); a given count wins over the default.
+    steps, mm, members = member_steps(Figures(member_months=6_006, actual_pmpm=900))
+    assert [s.key for s in steps] == ["member_months", "attributed_members"]
+    assert mm == Decimal(6006) and members == 501
+    assert steps[1].formula == "Member months / 12, rounded (not given)"
+    _, _, given = member_steps(Figures(member_months=6_006, actual_pmpm=900, members=480))
+    assert given == 480
+    with pytest.raises(ValueError, match="member months must be positive"):
+        member_steps(Figures(member_months=0, actual_pmpm=900))
+
+
+def test_benchmark_fixed_or_given():
+    b = Benchmark(pmpm=1000.0)
+    # The contract's 1,000 given back is still the contract's; 1,010 is a given figure.
+    steps, pmpm = benchmark_steps(b, Figures(member_months=12, actual_pmpm=900, benchmark_pmpm=1000))
+    assert pmpm == Decimal("1000") and steps[0].formula == "Fixed by the contract"
+    steps, pmpm = benchmark_steps(b, Figures(member_months=12, actual_pmpm=900, benchmark_pmpm=1010))
+    assert pmpm == Decimal("1010") and steps[0].formula == "Given"
+    steps, pmpm = benchmark_steps(b, Figures(member_months=12, actual_pmpm=900))
+    assert pmpm == Decimal("1000") and steps[0].inputs == {"benchmark.pmpm": 1000.0}
+
+
+def test_baseline_benchmark_with_a_capped_risk_ratio():
+    """Baseline $1,000.00 PMPM, trend 3% for 2 years: 1.03^2 = 1.0609. Risk 1.20 / 1.00 = 1.20,
+    positive growth capped at 5% -> 1.05. Benchmark 1,000 x 1.0609 x 1.05 = 1,113.945 -> $1,113.95
+    (half up)."""
+    b = Benchmark(
+        baseline_start="2023-01", baseline_end="2023-12", trend=0.03, risk_adjust=True, risk_growth_cap=0.05
+    )
+    fig = Figures(
+        member_months=12,
+        actual_pmpm=900,
+        baseline_pmpm=1000,
+        trend_years=2,
+        baseline_risk=1.0,
+        performance_risk=1.2,
+    )
+    steps, pmpm = baseline_benchmark(b, fig)
+    by_key = {s.key: s for s in steps}
+    assert [s.key for s in steps] == ["baseline_pmpm", "trend_factor", "risk_factor", "benchmark_pmpm"]
+    assert by_key["trend_factor"].value == 1.0609
+    assert by_key["risk_factor"].value == 1.05 and by_key["risk_factor"].inputs["uncapped_ratio"] == 1.2
+    assert "capped at 5.0%" in by_key["risk_factor"].formula
+    assert pmpm == Decimal("1113.95") and by_key["benchmark_pmpm"].value == 1113.95
+    # Without risk adjustment: 1,000 x 1.0609 = 1,060.90, and no risk step.
+    steps, pmpm = baseline_benchmark(
+        Benchmark(baseline_start="2023-01", baseline_end="2023-12", trend=0.03), fig
+    )
+    assert "risk_factor" not in [s.key for s in steps] and pmpm == Decimal("1060.90")
+    with pytest.raises(ValueError, match="historical baseline"):
+        baseline_benchmark(b, Figures(member_months=12, actual_pmpm=900))
+
+
+def test_trend_factor_for_whole_and_fractional_years():
+    # 1.04^1 = 1.04 exactly; 1.04^1.5 = 1.04 x sqrt(1.04) = 1.04 x 1.0198039 = 1.0605961 -> 1.060596.
+    assert trend_factor(0.04, Decimal(1)) == Decimal("1.040000")
+    assert trend_factor(0.04, Decimal("1.5")) == Decimal("1.060596")
+
+
+def test_expenditure_steps_round_actual_dollars_half_up():
+    """Benchmark $1,000 PMPM x 1,000 member months = $1,000,000.00. Actual dollars $969,999.985 ->
+    $969,999.99 (half up; half-even would give .98). Gross savings 30,000.01; rate 0.03000001."""
+    fig = Figures(member_months=1000, actual_pmpm=970, actual_dollars=969_999.985)
+    steps, benchmark, gross, rate = expenditure_steps(fig, Decimal(1000), Decimal(1000))
+    assert [s.key for s in steps] == [
+        "benchmark_expenditure",
+        "actual_pmpm",
+        "actual_expenditure",
+        "gross_savings",
+        "savings_rate",
+    ]
+    assert benchmark == Decimal("1000000.00") and gross == Decimal("30000.01")
+    assert rate == Decimal("0.03000001") and steps[-1].value == 0.03
+    assert steps[2].value == 969_999.99
+    # Without actual dollars: 970 x 1,000 = 970,000.00.
+    steps, _, gross, _ = expenditure_steps(
+        Figures(member_months=1000, actual_pmpm=970), Decimal(1000), Decimal(1000)
+    )
+    assert gross == Decimal("30000.00") and steps[2].formula == "Actual PMPM x member months"
+
+
+def test_threshold_steps_msr_exactly_met_and_sliding_mlr():
+    # Savings rate exactly 3% against a 3% MSR: met. One-sided: no MLR steps, MLR never met.
+    t = parse_terms({**BASE, "minimum_savings_rate": 0.03})
+    steps, msr_met, mlr_met = threshold_steps(t, 1000, Decimal("30000.00"), Decimal("0.03"))
+    assert [s.key for s in steps] == ["minimum_savings_rate", "msr_met"] and msr_met and not mlr_met
+    # Two-sided, sliding MLR at 2,000 members: 8.7 - (1000/1999) x 3.7 = 6.849%. Losses of 7% meet it.
+    t = parse_terms({**BASE, **TWO_SIDED, "minimum_loss_rate": "mssp"})
+    steps, msr_met, mlr_met = threshold_steps(t, 2000, Decimal("-70000.00"), Decimal("-0.07"))
+    assert [s.key for s in steps] == ["minimum_savings_rate", "msr_met", "minimum_loss_rate", "mlr_met"]
+    assert steps[2].value == 0.06849 and mlr_met and not msr_met
+
+
+def test_quality_steps_gate_scaled_and_none():
+    # Gate 40: 39.99 fails (factor 0), 40 passes, no score is assumed to pass.
+    assert quality_steps(Quality("gate", 40.0), 39.99)[1] == 0
+    assert quality_steps(Quality("gate", 40.0), 40)[1] == 1
+    steps, factor = quality_steps(Quality("gate", 40.0), None)
+    assert (
+        factor == 1 and steps[1].value == "pass" and steps[1].formula.endswith("(no score: assumed to pass)")
+    )
+    # Scaled: 87.655 / 100 = 0.87655 -> 0.8766 (four decimals, half up).
+    steps, factor = quality_steps(Quality("scaled"), 87.655)
+    assert factor == Decimal("0.8766") and steps[1].value == 0.8766
+    assert quality_steps(Quality("none"), 10)[1] == 1
+
+
+def test_sharing_steps_corridors_split_across_two_bands():
+    """Benchmark $1,000,000.00, gross savings $70,000.00 (7%), quality factor 0.9. Band 0-5%:
+    50,000 x 0.4 x 0.9 = 18,000.00; band 5%+: 20,000 x 0.6 x 0.9 = 10,800.00; shared 28,800.00;
+    savings cap 2% = 20,000.00 binds -> final payment 20,000.00."""
+    t = parse_terms(
+        {
+            **BASE,
+            "savings_cap": 0.02,
+            "corridors": [{"from": 0, "to": 0.05, "rate": 0.4}, {"from": 0.05, "rate": 0.6}],
+        }
+    )
+    steps = sharing_steps(t, Decimal("70000.00"), Decimal("1000000.00"), Decimal("0.9"), True, False)
+    by_key = {s.key: s.value for s in steps}
+    assert list(by_key) == [
+        "sharing_rate",
+        "corridor_1",
+        "corridor_2",
+        "shared_savings",
+        "savings_limit",
+        "final_payment",
+    ]
+    assert by_key["sharing_rate"] == "by corridor"
+    assert (by_key["corridor_1"], by_key["corridor_2"]) == (18_000.00, 10_800.00)
+    assert by_key["shared_savings"] == 28_800.00 and by_key["savings_limit"] == 20_000.00
+    assert by_key["final_payment"] == 20_000.00
+    # MSR not met: every band shares 0.
+    steps = sharing_steps(t, Decimal("70000.00"), Decimal("1000000.00"), Decimal("0.9"), False, False)
+    assert [s.value for s in steps if s.key.startswith("corridor_")] == [0.0, 0.0]
+
+
+def test_shared_losses_steps_loss_limit_and_one_sided():
+    # Losses 90,000 x 30% = 27,000.00 owed; loss cap 2% of 1,000,000 = 20,000.00 binds -> -20,000.00.
+    t = parse_terms({**BASE, **TWO_SIDED, "shared_loss_rate": 0.3, "loss_cap": 0.02})
+    steps, final, _ = shared_losses_steps(t, Decimal("90000.00"), Decimal("1000000.00"), True)
+    assert [s.value for s in steps] == [27_000.00, 20_000.00] and final == Decimal("-20000.00")
+    # 33,333.33 x 30% = 9,999.999 -> 10,000.00 (below the limit)
+    _, final, _ = shared_losses_steps(t, Decimal("33333.33"), Decimal("1000000.00"), True)
+    assert final == Decimal("-10000.00")
+    # One-sided: losses are never paid; only the sharing rate and the final payment.
+    one = parse_terms(BASE)
+    steps = sharing_steps(one, Decimal("-90000.00"), Decimal("1000000.00"), Decimal(1), False, False)
+    assert [s.key for s in steps] == ["sharing_rate", "final_payment"] and steps[-1].value == 0.0
+
+
+# ---------------------------------------------------------------- from the claims, piece by piece
+
+
+def test_projection_of_the_remaining_months():
+    """10 months observed: 1,000 member months, $1,000,000 completed (PMPM 1,000). The last month's
+    100 members for 2 more months = 200 member months at 1,000 x 1.10 = $220,000. Year: 1,200 member
+    months, (1,000,000 + 220,000) / 1,200 = $1,016.67 PMPM."""
+    p = Projection(1000.0, 2, 200.0, 0.10)
+    assert p.member_months == 1200.0
+    assert p.pmpm(1_000_000.0) == pytest.approx(1016.6667, abs=1e-4)
+
+
+def test_random_half_width_is_the_clustered_ratio_interval():
+    """Three members (y dollars, d months): (1200, 12), (600, 12), (0, 6). R = 1,800 / 30 = 60;
+    residuals y - R d: 480, -120, -360; squares 230,400 + 14,400 + 129,600 = 374,400;
+    var = 3/2 x 374,400 / 30^2 = 624; half-width 1.959964 x sqrt(624) = 48.96."""
+    per_person = pd.DataFrame({"y": [1200.0, 600.0, 0.0], "d": [12, 12, 6]})
+    assert random_half_width(per_person) == pytest.approx(1.959964 * math.sqrt(624), rel=1e-12)
+    assert round(random_half_width(per_person), 2) == 48.96
+    assert math.isnan(random_half_width(per_person.head(1)))
+
+
+def test_settlement_from_claims_is_a_picklable_estimate(with_contract):
+    # The page caches the estimate with st.cache_data, which pickles it. The fixture's data run
+    # Jan-Jun 2025: 6 months observed, the rest forecast. Without a registry there is no composite:
+    # the gate is assumed met.
+    ws = built_workspace(with_contract)
+    terms = load_terms(with_contract / "contracts" / "beta_2025.yaml")
+    est = settlement_for(ws, terms, Viewer.parse("payer"))
+    assert isinstance(est, SettlementEstimate)
+    assert (est.status, est.observed_months, est.period.label) == ("forecast", 6, "2025-01 to 2025-06")
+    assert est.persons == 2 and est.figures.members == 2  # B and C
+    assert est.figures.quality_score is None and est.settlement.value("quality_result") == "pass"
+    again = pickle.loads(pickle.dumps(est))
+    assert again.settlement.rows() == est.settlement.rows() and again.range == est.range
+    assert [t.contract_id for t in settlement_claims.contracts_for_viewer(ws, Viewer.parse("payer"))] == [
+        "BETA-2025"
+    ]
+    assert settlement_claims.contracts_for_viewer(ws, Viewer.parse("org:Alpha Care")) == []

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from vbc.attribution import AttributionSettings
+from vbc.settlement import Figures, settle
 from vbc.terms import CONTRACT_DIR, ContractTermsError, contracts, contracts_for, load_terms, parse_terms
 
 GOOD = {
@@ -95,8 +96,6 @@ def test_loss_corridors_and_file_loading(tmp_path: Path):
 def test_loss_corridors_settle():
     # losses 1,200,000 = 10% of 12,000,000 (MLR 2% met): band 0-3% = 360,000 x 0.3 = 108,000;
     # 3%+ = 840,000 x 0.6 = 504,000; total 612,000; loss cap 10% = 1,200,000 not binding -> -612,000
-    from vbc.settlement import Figures, settle
-
     t = parse_terms(
         {
             **GOOD,
