@@ -14,6 +14,7 @@ import pytest
 
 from vbc.contract import DATE, INTEGER, NUMBER, STRING, TABLES
 from vbc.demo import ORGANIZATIONS, STATIN_NDCS, generate
+from vbc.demo.columns import NOT_GENERATED
 from vbc.extracts import table_files
 
 MEMBERS, MONTHS, SEED, CHUNK = 3000, 36, 11, 1000
@@ -115,6 +116,9 @@ def test_every_contract_column_with_its_type_family(demo):
         for f in files:
             schema = pq.read_schema(f)
             for col in TABLES[name].columns:
+                if col.name in NOT_GENERATED:  # corrections only: a clean delivery has none
+                    assert col.name not in schema.names
+                    continue
                 assert col.name in schema.names, f"{f.name}: {col.name}"
                 assert schema.field(col.name).type == want[col.type], f"{name}.{col.name}"
 
