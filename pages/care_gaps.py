@@ -10,10 +10,11 @@ ctx = context.current()
 widgets.header(ctx, "Care gaps")
 
 if not ctx.viewer.member_level:
+    context.audit_view(ctx)
     st.info(
         "Care gaps list individual members, so they are not shown in the joint de-identified "
         "view. The payer and each provider organization (for its own attributed members) can see "
-        "them; choose that view in the sidebar. The Quality page shows every measure's rate here."
+        "them; switch to that view in the sidebar if your role has it. The Quality page shows every measure's rate here."
     )
     st.stop()
 
@@ -40,6 +41,8 @@ pcp = c2.selectbox("Attributed PCP", list(pcp_labels), format_func=pcp_labels.ge
 view = gaps[gaps["metric_id"].isin(pick)]
 if pcp != "All":
     view = view[view["npi"] == pcp]
+# One audit row per list shown: what was asked for (measures, PCP, filters), never the members.
+context.audit_view(ctx, "care_gap_view", {"measures": sorted(pick), "pcp_npi": None if pcp == "All" else pcp})
 
 counts = view.groupby("measure").size().rename("Open gaps").reset_index()
 cols = st.columns(max(1, min(4, len(counts))))

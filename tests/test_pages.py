@@ -1,4 +1,9 @@
-"""Every page runs headless (AppTest) for every kind of viewer, with the stamp in its header."""
+"""Every page runs headless (AppTest) for every kind of viewer, with the stamp in its header.
+
+The fixture is real (not demo) data with accounts, so each test signs in through the sign-in form
+as the account whose role gives the viewer under test (`ACCOUNTS`): payer, an org account for
+Beta Health or Alpha Care, the joint committee. The `viewer` query parameter these tests used to
+set is ignored once accounts exist (tests/test_access.py proves it)."""
 
 from __future__ import annotations
 
@@ -16,18 +21,48 @@ PAGES = [p.file for p in NAVIGATION]
 VIEWERS = ["payer", "org:Beta Health", "joint"]
 
 
+PASSWORD = "a test password, long enough"
+# The account signed in for each viewer under test: (e-mail, role, organization).
+ACCOUNTS = {
+    "payer": ("payer@plan.test", "payer", None),
+    "org:Beta Health": ("quality@beta.test", "org", "Beta Health"),
+    "org:Alpha Care": ("quality@alpha.test", "org", "Alpha Care"),
+    "joint": ("committee@plan.test", "committee", None),
+    "admin": ("admin@plan.test", "admin", None),
+}
+
+
+def add_accounts(data_dir: Path) -> None:
+    from vbc import accounts
+    from vbc.store import open_store
+
+    store = open_store(data_dir)
+    for email, role, org in ACCOUNTS.values():
+        accounts.add(store, email, role, org, PASSWORD, by="test")
+
+
 @pytest.fixture
 def app_env(small_extract, tmp_path, monkeypatch):
     monkeypatch.setenv("VBC_DATA_DIR", str(small_extract))
     monkeypatch.setenv("VBC_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("VBC_STATE_URL", raising=False)
+    add_accounts(small_extract)
     return small_extract
 
 
+def sign_in(at: AppTest, email: str, password: str = PASSWORD) -> AppTest:
+    at.text_input(key="signin_email").input(email)
+    at.text_input(key="signin_password").input(password)
+    return at.button(key="FormSubmitter:sign_in-Sign in").click().run()
+
+
 def run(page: str, viewer: str = "payer", period: str = "All months") -> AppTest:
+    """`page` as the account of `viewer` (signed in through the form)."""
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
-    at.query_params["viewer"] = viewer
     at.query_params["period"] = period
     at.run()
+    sign_in(at, ACCOUNTS[viewer][0])
+    assert not at.exception, [e.value for e in at.exception]
     if page != PAGES[0]:
         at.switch_page(page)
         at.run()

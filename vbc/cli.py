@@ -29,7 +29,9 @@ def open_ready(data: str) -> Workspace:
     result = ws.ensure_built()
     if result is not None and result.busy:
         if not ws.good:
-            _err("Another build of these extracts is running and there is no earlier good build yet; try again shortly.")
+            _err(
+                "Another build of these extracts is running and there is no earlier good build yet; try again shortly."
+            )
             raise SystemExit(EXIT_INVALID)
         _err(
             "NOTE: the extracts changed and another build is running; serving the last good build "
@@ -109,18 +111,48 @@ def _period(args: argparse.Namespace, ws: Workspace) -> Period:
     return Period.from_months(start, end)
 
 
+# The stamp columns of a CSV export: the numbers' stamp, then who produced it and as which viewer.
+STAMP_COLUMNS = ("paid_through", "incurred_through", "fingerprint", "viewer", "account")
+
+
 def _write(doc_stamp: dict, rows: list[dict], fmt: str) -> None:
     if fmt == "json":
-        print(json.dumps({"stamp": doc_stamp, "rows": rows}, indent=1))
+        print(json.dumps({"stamp": doc_stamp, "rows": rows}, indent=1, default=str))
         return
     out = io.StringIO()
-    stamp_cols = {f"stamp_{k}": doc_stamp[k] for k in ("paid_through", "incurred_through", "fingerprint")}
+    stamp_cols = {f"stamp_{k}": doc_stamp.get(k) for k in STAMP_COLUMNS}
     fields = list(rows[0].keys()) if rows else []
     writer = csv.DictWriter(out, fieldnames=[*fields, *stamp_cols], lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({**row, **stamp_cols})
     sys.stdout.write(out.getvalue())
+
+
+def _audited(data: str, doc_stamp: dict, rows: list[dict], command: str, detail: dict | None = None) -> dict:
+    """Record the export (one audit row, under the operating-system user) before it is printed,
+    and return its stamp with the viewer and the account next to it."""
+    from vbc import audit
+    from vbc.store import open_store
+
+    actor = audit.cli_actor(doc_stamp.get("viewer"))
+    audit.record(
+        open_store(data),
+        actor,
+        "export",
+        stamp=doc_stamp,
+        detail={"command": command, **(detail or {})},
+        row_count=len(rows),
+    )
+    return audit.export_stamp(doc_stamp, actor)
+
+
+def _export(args: argparse.Namespace, doc_stamp: dict, rows: list[dict], detail: dict | None = None) -> None:
+    """Audit, then print, one export of a command that reads the extracts."""
+    detail = {"format": args.format, **(detail or {})}
+    if getattr(args, "start", None) or getattr(args, "end", None):
+        detail["period"] = f"{args.start or ''}..{args.end or ''}"
+    _write(_audited(args.data, doc_stamp, rows, args.command, detail), rows, args.format)
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
@@ -134,7 +166,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     by = list(args.by or [])
     df = compute_metrics(ws, registry, metric_ids, viewer, _period(args, ws), by)
     doc_stamp = {**stamp(ws, registry), "viewer": viewer.key}
-    _write(doc_stamp, export_rows(df, by), args.format)
+    _export(args, doc_stamp, export_rows(df, by), {"metric_ids": metric_ids, "filters": {"by": by}})
     return EXIT_OK
 
 
@@ -185,7 +217,7 @@ def cmd_attribution(args: argparse.Namespace) -> int:
             else f"{settings.mode}, {settings.window_months} months"
         ),
     }
-    _write(doc_stamp, attribution.export_rows(df), args.format)
+    _export(args, doc_stamp, attribution.export_rows(df))
     return EXIT_OK
 
 
@@ -258,11 +290,15 @@ def cmd_settlement(args: argparse.Namespace) -> int:
         }
         extra = {"range": estimate.range, "notes": estimate.notes}
     rows = settlement.export_rows(result)
+    if args.data is not None:
+        doc_stamp = _audited(
+            args.data, doc_stamp, rows, "settlement", {"format": args.format, "contract": terms.contract_id}
+        )
     if args.format == "json":
         print(json.dumps({"stamp": doc_stamp, **extra, "rows": rows}, indent=1, default=str))
     else:
         _write(
-            {k: doc_stamp.get(k) for k in ("paid_through", "incurred_through", "fingerprint")},
+            {k: doc_stamp[k] for k in STAMP_COLUMNS if k in doc_stamp},
             _settlement_csv(doc_stamp, rows),
             "csv",
         )
@@ -306,8 +342,168 @@ def cmd_measure_results(args: argparse.Namespace) -> int:
         "metric_id": metric.id,
         "metric_version": metric.version,
     }
-    _write(doc_stamp, rows, args.format)
+    _export(args, doc_stamp, rows, {"metric_ids": [metric.id]})
     return EXIT_OK
+
+
+FIRST_ADMIN = "python -m vbc users add --data {data} --email YOU@EXAMPLE.ORG --role admin --password-stdin"
+
+
+def _store(args: argparse.Namespace):
+    from vbc.store import open_store
+
+    return open_store(args.data)
+
+
+def _known_organization(data: str, organization: str | None) -> None:
+    """An org account must name an organization of the roster (checked when a build exists)."""
+    if not organization:
+        return
+    ws = Workspace.open(data)
+    if not ws.good:
+        _err(f"NOTE: no build yet, so '{organization}' was not checked against the roster.")
+        return
+    known = organizations(ws)
+    if organization not in known:
+        raise ValueError(
+            f"unknown organization '{organization}'; the roster has: {', '.join(known) or 'none'}"
+        )
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    if not args.password_stdin:
+        return None
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise ValueError("--password-stdin: no password on standard input")
+    return password
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from vbc import accounts, audit
+
+    _known_organization(args.data, args.organization)
+    password = _read_password(args)
+    actor = audit.cli_actor()
+    try:
+        account = accounts.add(
+            _store(args), args.email, args.role, args.organization, password, by=actor.account
+        )
+    except accounts.AccountError as exc:
+        _err(f"error: {exc}")
+        return EXIT_USAGE
+    audit.record(
+        _store(args),
+        actor,
+        "account_add",
+        detail={"target": account.email, "role": account.role, "organization": account.organization},
+    )
+    print(f"Added {account.email} ({account.label}).")
+    if password is None:
+        print("No password: this account signs in through single sign-on only (see README, Sign-in).")
+    return EXIT_OK
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    from vbc import accounts
+
+    rows = accounts.list_accounts(_store(args))
+    if not rows:
+        _err(
+            "No accounts yet: with real extracts the dashboard shows no data until someone signs in.",
+            "Create the first administrator (you are asked for a password on standard input):",
+            "  " + FIRST_ADMIN.format(data=args.data),
+        )
+        return EXIT_OK
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["email", "role", "organization", "password", "disabled", "locked_until", "created_at"])
+    for a in rows:
+        writer.writerow(
+            [
+                a.email,
+                a.role,
+                a.organization or "",
+                "yes" if a.has_password else "sso only",
+                "yes" if a.disabled else "no",
+                a.locked_until or "",
+                a.created_at,
+            ]
+        )
+    sys.stdout.write(out.getvalue())
+    return EXIT_OK
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from vbc import accounts, audit
+
+    disable = not args.enable
+    try:
+        account = accounts.set_disabled(_store(args), args.email, disable)
+    except accounts.AccountError as exc:
+        _err(f"error: {exc}")
+        return EXIT_USAGE
+    action = "account_disable" if disable else "account_enable"
+    audit.record(_store(args), audit.cli_actor(), action, detail={"target": account.email})
+    print(f"{account.email} is {'disabled' if disable else 'enabled'}.")
+    return EXIT_OK
+
+
+def cmd_users_set_password(args: argparse.Namespace) -> int:
+    from vbc import accounts, audit
+
+    args.password_stdin = True
+    try:
+        account = accounts.set_password(_store(args), args.email, _read_password(args))
+    except accounts.AccountError as exc:
+        _err(f"error: {exc}")
+        return EXIT_USAGE
+    audit.record(_store(args), audit.cli_actor(), "account_password", detail={"target": account.email})
+    print(f"Password of {account.email} replaced (and any lock-out lifted).")
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The audit log since a day, newest first. Reading it is itself an audited export."""
+    from datetime import date
+
+    from vbc import audit
+
+    since = date.fromisoformat(args.since) if args.since else None
+    until = date.fromisoformat(args.until) if args.until else None
+    store = _store(args)
+    df = audit.read(store, since=since, until=until, account=args.account, actions=args.action or ())
+    df["at"] = df["at"].astype(str)
+    rows = [{k: (None if v is None or v != v else v) for k, v in r.items()} for r in df.to_dict("records")]
+    actor = audit.cli_actor()
+    detail = {"command": "audit", "format": args.format, "since": args.since, "until": args.until}
+    audit.record(store, actor, "export", detail=detail, row_count=len(rows))
+    _write({"source": "audit log", "account": actor.account, "viewer": None}, rows, args.format)
+    return EXIT_OK
+
+
+def _users_parser(sub) -> None:
+    u = sub.add_parser("users", help="accounts: add, list, disable, set-password")
+    users = u.add_subparsers(dest="users_command", required=True)
+    add = users.add_parser("add", help="create an account")
+    add.add_argument("--data", required=True)
+    add.add_argument("--email", required=True)
+    add.add_argument("--role", required=True, choices=("payer", "org", "committee", "admin"))
+    add.add_argument("--organization", help="for --role org: the roster's provider_organization")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    add.set_defaults(func=cmd_users_add)
+    ls = users.add_parser("list", help="list the accounts")
+    ls.add_argument("--data", required=True)
+    ls.set_defaults(func=cmd_users_list)
+    dis = users.add_parser("disable", help="disable (or with --enable, re-enable) an account")
+    dis.add_argument("--data", required=True)
+    dis.add_argument("--email", required=True)
+    dis.add_argument("--enable", action="store_true")
+    dis.set_defaults(func=cmd_users_disable)
+    pw = users.add_parser("set-password", help="replace a password (read from standard input)")
+    pw.add_argument("--data", required=True)
+    pw.add_argument("--email", required=True)
+    pw.set_defaults(func=cmd_users_set_password)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,6 +572,16 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
     st.add_argument("--format", choices=("csv", "json"), default="json")
     st.set_defaults(func=cmd_settlement)
+
+    _users_parser(sub)
+    au = sub.add_parser("audit", help="export the audit log (an audited export itself)")
+    au.add_argument("--data", required=True)
+    au.add_argument("--since", help="first day, YYYY-MM-DD")
+    au.add_argument("--until", help="last day, YYYY-MM-DD")
+    au.add_argument("--account", help="only this account")
+    au.add_argument("--action", action="extend", nargs="+", help="only these actions")
+    au.add_argument("--format", choices=("csv", "json"), default="csv")
+    au.set_defaults(func=cmd_audit)
     return p
 
 
@@ -395,11 +601,17 @@ def _option_text(action: argparse.Action) -> str:
 def synopsis() -> list[str]:
     """One usage line per command, generated from the parser (the README's command-line block is
     this text; tests/test_docs.py fails when they differ)."""
-    parser = build_parser()
+    return _synopsis(build_parser(), "python -m vbc")
+
+
+def _synopsis(parser: argparse.ArgumentParser, prefix: str) -> list[str]:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     lines = []
     for name, command in sub.choices.items():
-        parts = [f"python -m vbc {name}"]
+        if any(isinstance(a, argparse._SubParsersAction) for a in command._actions):
+            lines += _synopsis(command, f"{prefix} {name}")
+            continue
+        parts = [f"{prefix} {name}"]
         for action in command._actions:
             if not action.option_strings or action.dest == "help":
                 continue

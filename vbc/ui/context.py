@@ -1,9 +1,11 @@
 """What every page needs: the data directory and its build, the registry, who is viewing, the filters.
 
-Choices that should survive a reload or be shareable (viewer, period, payer, organization) live in
-the URL's query parameters. Every cached engine result goes through `compute` (or `metrics`),
-keyed by the function, the build, the definitions, the viewer and every argument, so cached
-results never cross viewers and pages hold no caches of their own.
+Who is viewing comes from the signed-in account (vbc.ui.auth): the viewer is one the account's
+role allows, chosen in the sidebar and kept in the server-side session, never read from the URL.
+Only in demo mode (generated demo data, no accounts) may the visitor pick any viewer, kept in the
+URL like the other shareable choices (period, payer, organization). Every cached engine result goes
+through `compute` (or `metrics`), keyed by the function, the build, the definitions, the viewer
+and every argument, so cached results never cross viewers and pages hold no caches of their own.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Engine
 
-from vbc import completion, engine
+from vbc import audit, completion, engine
 from vbc.periods import Period
 from vbc.registry import Registry, load_registry
 from vbc.security import Viewer
+from vbc.store import open_store
+from vbc.ui import auth
 from vbc.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,10 +48,18 @@ class Context:
     stamp: dict
     build_id: str
     failed_report: object | None
+    identity: auth.Identity
+    store: Engine
+    page: str = ""  # the page being drawn (its URL path), set by dashboard.py; named in audit rows
 
     @property
     def filters(self) -> dict:
         return {"payer": self.payer, "organization": self.organization}
+
+    @property
+    def actor(self) -> audit.Actor:
+        """Who is acting, as which viewer: what every audit row of this page view says."""
+        return self.identity.actor(self.viewer)
 
 
 def data_dir_from_args(argv: list[str] | None = None) -> Path | None:
@@ -162,21 +175,32 @@ def _choice(label: str, options: list[str], param: str, default: str, **kw) -> s
     return value
 
 
-def _viewer_choice(orgs: list[str]) -> Viewer:
+def _demo_viewer_choice(orgs: list[str]) -> Viewer:
+    """Demo mode only (generated data, no accounts): any viewer, kept in the URL."""
     labels = {"payer": "Payer — all organizations", "joint": "Joint committee — de-identified"}
     for org in orgs:
         labels[f"org:{org}"] = f"Provider — {org}"
     keys = list(labels)
     key = _choice(
-        "Viewing as",
+        "Viewing as (demo mode)",
         keys,
         "viewer",
         "payer",
         format_func=labels.get,
-        help="Until sign-in exists, choose whose view to see. A provider organization "
-        "sees only its own members; the joint view is de-identified.",
+        help="Demo mode: no accounts exist, so any role may be tried. With accounts, the view "
+        "comes from the signed-in account: a provider organization sees only its own members; "
+        "the joint view is de-identified.",
     )
     return Viewer.parse(key)
+
+
+def _viewer(identity: auth.Identity, orgs: list[str]) -> Viewer:
+    if identity.mode == "demo":
+        return _demo_viewer_choice(orgs)
+    if "viewer" in st.query_params:
+        # A link copied from someone else's view: the account decides, so drop the pretence.
+        del st.query_params["viewer"]
+    return auth.choose_viewer(identity)
 
 
 def _period_choice(full: Period) -> Period:
@@ -203,6 +227,14 @@ def load() -> Context | None:
     if data_dir is None:
         data_dir = ensure_demo()
     ws = Workspace.open(data_dir)
+    try:
+        store = open_store(ws.data_dir)
+    except Exception as exc:  # no store, no sign-in and no audit: show nothing
+        st.error(f"The state store (accounts and audit log) cannot be opened, so no data is shown: {exc}")
+        return None
+    identity = auth.gate(store, str(data_dir), ws.is_demo)
+    if identity is None:
+        return None
     with st.spinner("Checking the extracts and building the marts…"):
         ws.ensure_built()
     try:
@@ -221,7 +253,7 @@ def load() -> Context | None:
     build_id = ws.build_id
     orgs = organizations(str(ws.data_dir), build_id)
     st.sidebar.header("View")
-    viewer = _viewer_choice(orgs)
+    viewer = _viewer(identity, orgs)
     period = _period_choice(engine.data_period(ws))
     payer_options = [ALL, *payers(str(ws.data_dir), build_id)]
     payer = _choice("Payer", payer_options, "payer", ALL)
@@ -230,7 +262,7 @@ def load() -> Context | None:
         st.sidebar.caption(f"Organization: **{viewer.organization}** (your organization only)")
     else:
         organization = _choice("Organization", [ALL, *orgs], "org", ALL)
-    return Context(
+    ctx = Context(
         ws=ws,
         registry=reg,
         viewer=viewer,
@@ -240,19 +272,42 @@ def load() -> Context | None:
         stamp=engine.stamp(ws, reg),
         build_id=build_id,
         failed_report=ws.failed_report,
+        identity=identity,
+        store=store,
     )
+    auth.account_box(store, identity, viewer)
+    return ctx
+
+
+def audit_view(ctx: Context, action: str = "page_view", detail: dict | None = None) -> None:
+    """One audit row per view: written when the page, viewer, filters or `detail` differ from the
+    session's last view, so widget reruns of the same view do not repeat it."""
+    detail = {
+        "period": ctx.period.label,
+        "payer": ctx.payer,
+        "organization": ctx.organization,
+        **(detail or {}),
+    }
+    seen = (ctx.page, action, ctx.viewer.key, tuple(sorted((k, str(v)) for k, v in detail.items())))
+    if st.session_state.get("vbc_last_view") == seen:
+        return
+    audit.record(ctx.store, ctx.actor, action, stamp=ctx.stamp, page=ctx.page, detail=detail)
+    st.session_state["vbc_last_view"] = seen
 
 
 def current() -> Context:
+    """The context dashboard.py resolved in this run (sign-in checked, viewer from the account)."""
+    # On the first run after start-up (and on every AppTest run) Streamlit treats pages/ as an
+    # old-style multipage folder and may run a page script directly for a deep link, without
+    # dashboard.py: the session's context would then be an earlier run's, its sign-in unchecked.
+    # Switch that off and rerun, so dashboard.py's navigation serves the same URL with the frame.
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.session_state["vbc_ctx"] = None
+        st.rerun()
     ctx = st.session_state.get("vbc_ctx")
     if ctx is None:
-        # On the first run after start-up Streamlit treats pages/ as an old-style multipage folder
-        # and may run a page script directly for a deep link, without dashboard.py. Switch that
-        # off and rerun, so dashboard.py's navigation serves the same URL with the full frame.
-        from streamlit.runtime.pages_manager import PagesManager
-
-        if PagesManager.uses_pages_directory:
-            PagesManager.uses_pages_directory = False
-            st.rerun()
         st.stop()
     return ctx

@@ -11,6 +11,11 @@ class PageSpec:
     file: str  # under pages/
     title: str
     icon: str
+    # Shown in the navigation to administrators only (the page itself refuses everyone else).
+    admin_only: bool = False
+    # The page writes its own audit row for a view (with what it was asked for), so the
+    # navigation's generic page_view row would count the view twice.
+    audits_itself: bool = False
 
     @property
     def url_path(self) -> str:
@@ -28,7 +33,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/settlement.py", "Settlement", ":material/request_quote:"),
     PageSpec("pages/definitions.py", "Definitions", ":material/menu_book:"),
     PageSpec("pages/quality.py", "Quality", ":material/verified:"),
-    PageSpec("pages/care_gaps.py", "Care gaps", ":material/checklist:"),
+    PageSpec("pages/care_gaps.py", "Care gaps", ":material/checklist:", audits_itself=True),
+    PageSpec("pages/audit.py", "Audit log", ":material/policy:", admin_only=True),
 )
 DEFAULT = PAGES[0]
 # The default page is served at the root URL; its own URL (/overview) must open it too, so a link

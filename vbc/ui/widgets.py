@@ -7,11 +7,12 @@ and a packet draw and write the same thing; this module only puts them on the pa
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import pandas as pd
 import streamlit as st
 
-from vbc import charts
+from vbc import audit, charts
 from vbc.charts import BLUE, FONT, GREY, INK, LIMIT, ORANGE  # noqa: F401  (until pages/settlement.py moves to vbc.charts)
 from vbc.formats import format_count, format_value, interval_text, reading_text
 from vbc.registry import Metric
@@ -28,6 +29,8 @@ def header(ctx: Context, title: str) -> None:
         badges = []
         if s.get("demo"):
             badges.append(":orange-badge[DEMO DATA — generated, not real members]")
+        if ctx.identity.mode == "demo":
+            badges.append(":red-badge[DEMO MODE — no sign-in: anyone may switch roles]")
         badges.append(f":blue-badge[Viewing as: {ctx.viewer.label}]")
         st.markdown(" ".join(badges))
         st.markdown(
@@ -122,16 +125,66 @@ def no_paid_dates_note() -> None:
     )
 
 
-def csv_download(
-    df: pd.DataFrame, stamp: dict, file_name: str, label: str = "Download CSV", key: str | None = None
-) -> None:
-    """CSV export carrying the same stamp as the page."""
+def csv_bytes(df: pd.DataFrame, stamp: dict) -> bytes:
+    """The CSV of an export: the rows, then the stamp, the viewer and the account in `stamp_*`
+    columns (the same columns as the command line's CSV)."""
     out = df.copy()
-    for k in ("paid_through", "incurred_through", "fingerprint"):
-        out[f"stamp_{k}"] = stamp[k]
+    for k in ("paid_through", "incurred_through", "fingerprint", "viewer", "account"):
+        out[f"stamp_{k}"] = stamp.get(k)
     buf = io.StringIO()
     out.to_csv(buf, index=False)
-    st.download_button(label, buf.getvalue(), file_name=file_name, mime="text/csv", key=key)
+    return buf.getvalue().encode()
+
+
+def export_producer(
+    store,
+    actor: audit.Actor,
+    df: pd.DataFrame,
+    stamp: dict,
+    file_name: str,
+    page: str | None,
+    metric_ids: list[str] | None = None,
+) -> Callable[[], bytes]:
+    """What the download button calls when the file is produced: one audit row, then the bytes.
+
+    Everything is captured now, so the call (on a thread of its own, without the page's context)
+    audits exactly the rows, viewer and stamp the person was shown."""
+    if metric_ids is None and "metric_id" in df.columns:
+        metric_ids = sorted(str(m) for m in df["metric_id"].dropna().unique())
+    frame = df.copy()
+    doc_stamp = audit.export_stamp(stamp, actor)
+
+    def produce() -> bytes:
+        audit.record(
+            store,
+            actor,
+            "export",
+            stamp=stamp,
+            page=page,
+            detail={"file_name": file_name, "format": "csv", "metric_ids": metric_ids or []},
+            row_count=len(frame),
+        )
+        return csv_bytes(frame, doc_stamp)
+
+    return produce
+
+
+def csv_download(
+    df: pd.DataFrame,
+    stamp: dict,
+    file_name: str,
+    label: str = "Download CSV",
+    key: str | None = None,
+    metric_ids: list[str] | None = None,
+) -> None:
+    """CSV export carrying the same stamp as the page, the viewer and the account; audited when
+    the file is produced (a click), not when the button is drawn."""
+    ctx = st.session_state.get("vbc_ctx")
+    if ctx is None:  # no signed-in context, no export
+        return
+    page = getattr(ctx, "page", None)
+    producer = export_producer(ctx.store, ctx.actor, df, stamp, file_name, page, metric_ids)
+    st.download_button(label, producer, file_name=file_name, mime="text/csv", key=key, on_click="ignore")
 
 
 def completion_chart(*args, key: str | None = None, **kwargs) -> None:
