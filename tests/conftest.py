@@ -406,11 +406,19 @@ def demo_extract(tmp_path_factory) -> Path:
     return out
 
 
+def _quality_extract(data_dir: Path) -> Path:
+    from tests.test_quality import build_quality_extract  # the measures' hand-worked fixture
+
+    build_quality_extract(data_dir)
+    return data_dir
+
+
 FIXTURES = {
     "small": build_small_extract,
     "utilization": build_utilization_extract,
     "categories": build_category_extract,
     "runout": runout_extract,
+    "quality": _quality_extract,
 }
 
 
