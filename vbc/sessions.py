@@ -79,7 +79,7 @@ def is_expired(session: Session, now: datetime | None = None, idle: timedelta | 
 
 def touch(store: Engine, session: Session, now: datetime | None = None) -> None:
     now = now or utcnow()
-    if now - session.last_seen_at < TOUCH_EVERY:
+    if now - session.last_seen_at < min(TOUCH_EVERY, idle_timeout() / 4):
         return
     with store.begin() as conn:
         conn.execute(

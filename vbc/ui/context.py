@@ -295,18 +295,23 @@ def audit_view(ctx: Context, action: str = "page_view", detail: dict | None = No
     st.session_state["vbc_last_view"] = seen
 
 
-def current() -> Context:
-    """The context dashboard.py resolved in this run (sign-in checked, viewer from the account)."""
-    # On the first run after start-up (and on every AppTest run) Streamlit treats pages/ as an
-    # old-style multipage folder and may run a page script directly for a deep link, without
-    # dashboard.py: the session's context would then be an earlier run's, its sign-in unchecked.
-    # Switch that off and rerun, so dashboard.py's navigation serves the same URL with the frame.
+def take_over_navigation() -> None:
+    """On the first run after start-up (and on every AppTest run) Streamlit treats pages/ as an
+    old-style multipage folder: it may run a page script directly for a deep link, without
+    dashboard.py (the session's context would then be an earlier run's, its sign-in unchecked),
+    and a form submitted from the root URL's first run is lost. Switch that off and rerun, so
+    dashboard.py's navigation serves the same URL with the full frame."""
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.session_state["vbc_ctx"] = None
         st.rerun()
+
+
+def current() -> Context:
+    """The context dashboard.py resolved in this run (sign-in checked, viewer from the account)."""
+    take_over_navigation()
     ctx = st.session_state.get("vbc_ctx")
     if ctx is None:
         st.stop()
