@@ -16,5 +16,10 @@ if [ -z "$DATA" ]; then
 fi
 # Build (or keep the last good build) before the first page view; problems are shown in the app too.
 .venv/bin/python -m vbc build --data "$DATA" || echo "Build failed: the app shows why (and the last good build, if any)."
+if [ ! -f "$DATA/_demo.json" ]; then
+  # Real extracts show nothing until someone signs in: without accounts this says how to create
+  # the first administrator (the app's page says the same).
+  .venv/bin/python -m vbc users list --data "$DATA" >/dev/null || true
+fi
 exec .venv/bin/python -m streamlit run dashboard.py --server.headless true \
   --browser.gatherUsageStats false --server.port "${PORT:-8501}" -- --data "$DATA"

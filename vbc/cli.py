@@ -170,6 +170,47 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_spc(args: argparse.Namespace) -> int:
+    """Each month of one metric's SPC chart (per organization, TIN or PCP with --by): the point, its
+    phase, what it was judged against, its rule flags and the reading, from the function the pages
+    call (vbc.readings.chart_for)."""
+    from vbc import readings
+    from vbc.spc import ChangePointError
+    from vbc.terms import HighCostCap
+
+    registry = load_registry()
+    metric = registry.get(args.metric)
+    ws = open_ready(args.data)
+    viewer = known_viewer(ws, args.viewer)
+    cap = HighCostCap(amount=args.cap) if args.cap else None
+    try:
+        charts = readings.charts_by(
+            ws,
+            registry,
+            viewer,
+            metric.id,
+            args.by,
+            start=args.start,
+            end=args.end,
+            cap=cap,
+            target=metric.target,
+        )
+    except ChangePointError as exc:
+        _err(f"error: {exc}")
+        return EXIT_INVALID
+    rows = [row for group, res in charts for row in readings.point_rows(res, group)]
+    summaries = [readings.chart_summary(res, group) for group, res in charts]
+    doc_stamp = {**stamp(ws, registry), "viewer": viewer.key, "metric_id": metric.id}
+    detail = {"metric_ids": [metric.id], "filters": {"by": args.by, "cap": args.cap}}
+    if args.format == "csv":
+        _export(args, doc_stamp, rows, detail)
+        return EXIT_OK
+    detail = {"format": args.format, **detail}
+    out_stamp = _audited(args.data, doc_stamp, rows, args.command, detail)
+    print(json.dumps({"stamp": out_stamp, "charts": summaries, "rows": rows}, indent=1, default=str))
+    return EXIT_OK
+
+
 def _attribution_settings(args: argparse.Namespace):
     from vbc.attribution import AttributionSettings
     from vbc.terms import load_terms
@@ -373,7 +414,12 @@ def _known_organization(data: str, organization: str | None) -> None:
 def _read_password(args: argparse.Namespace) -> str | None:
     if not args.password_stdin:
         return None
-    password = sys.stdin.readline().rstrip("\r\n")
+    if sys.stdin.isatty():  # typed by hand: do not echo it
+        import getpass
+
+        password = getpass.getpass("Password: ")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise ValueError("--password-stdin: no password on standard input")
     return password
@@ -486,23 +532,25 @@ def _users_parser(sub) -> None:
     u = sub.add_parser("users", help="accounts: add, list, disable, set-password")
     users = u.add_subparsers(dest="users_command", required=True)
     add = users.add_parser("add", help="create an account")
-    add.add_argument("--data", required=True)
-    add.add_argument("--email", required=True)
+    add.add_argument("--data", required=True, metavar="DIR")
+    add.add_argument("--email", required=True, metavar="E")
     add.add_argument("--role", required=True, choices=("payer", "org", "committee", "admin"))
-    add.add_argument("--organization", help="for --role org: the roster's provider_organization")
+    add.add_argument(
+        "--organization", metavar="NAME", help="for --role org: the roster's provider_organization"
+    )
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     add.set_defaults(func=cmd_users_add)
     ls = users.add_parser("list", help="list the accounts")
-    ls.add_argument("--data", required=True)
+    ls.add_argument("--data", required=True, metavar="DIR")
     ls.set_defaults(func=cmd_users_list)
     dis = users.add_parser("disable", help="disable (or with --enable, re-enable) an account")
-    dis.add_argument("--data", required=True)
-    dis.add_argument("--email", required=True)
+    dis.add_argument("--data", required=True, metavar="DIR")
+    dis.add_argument("--email", required=True, metavar="E")
     dis.add_argument("--enable", action="store_true")
     dis.set_defaults(func=cmd_users_disable)
     pw = users.add_parser("set-password", help="replace a password (read from standard input)")
-    pw.add_argument("--data", required=True)
-    pw.add_argument("--email", required=True)
+    pw.add_argument("--data", required=True, metavar="DIR")
+    pw.add_argument("--email", required=True, metavar="E")
     pw.set_defaults(func=cmd_users_set_password)
 
 
@@ -541,6 +589,22 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--format", choices=("csv", "json"), default="csv")
     m.set_defaults(func=cmd_metrics)
 
+    c = sub.add_parser("spc", help="one metric's SPC chart: every month, its phase, limits, flags, reading")
+    c.add_argument("--data", required=True)
+    c.add_argument("--metric", required=True, help="metric id")
+    c.add_argument("--by", choices=("organization", "tin", "npi"), help="one chart per group")
+    c.add_argument("--start", help="first month charted, YYYY-MM")
+    c.add_argument("--end", help="last month charted, YYYY-MM")
+    c.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
+    c.add_argument(
+        "--cap",
+        type=float,
+        metavar="DOLLARS",
+        help="high-cost cap per member per year (total_cost_pmpm_completed)",
+    )
+    c.add_argument("--format", choices=("csv", "json"), default="csv")
+    c.set_defaults(func=cmd_spc)
+
     r = sub.add_parser("measure-results", help="person-level results of one quality measure")
     r.add_argument("--data", required=True)
     r.add_argument("--metric", required=True, help="quality measure id")
@@ -575,11 +639,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     _users_parser(sub)
     au = sub.add_parser("audit", help="export the audit log (an audited export itself)")
-    au.add_argument("--data", required=True)
-    au.add_argument("--since", help="first day, YYYY-MM-DD")
-    au.add_argument("--until", help="last day, YYYY-MM-DD")
-    au.add_argument("--account", help="only this account")
-    au.add_argument("--action", action="extend", nargs="+", help="only these actions")
+    au.add_argument("--data", required=True, metavar="DIR")
+    au.add_argument("--since", metavar="YYYY-MM-DD", help="first day")
+    au.add_argument("--until", metavar="YYYY-MM-DD", help="last day")
+    au.add_argument("--account", metavar="E", help="only this account")
+    au.add_argument("--action", action="extend", nargs="+", metavar="ACTION", help="only these actions")
     au.add_argument("--format", choices=("csv", "json"), default="csv")
     au.set_defaults(func=cmd_audit)
     return p
