@@ -10,7 +10,7 @@ from vbc.ui.navigation import DEFAULT, DEFAULT_ROOT_PATH, PAGES
 
 st.set_page_config(page_title="Shared VBC performance", page_icon=":material/monitoring:", layout="wide")
 
-context.take_over_navigation()
+context.take_over_navigation(first_run_only=True)
 # A context from an earlier run must never serve this one (the session may have expired since).
 st.session_state["vbc_ctx"] = None
 ctx = context.load()  # draws the sign-in (or why-not) page and returns None when nobody may see data

@@ -25,6 +25,7 @@ from vbc.engine import data_period
 from vbc.periods import Period, month_end, months_between, parse_month
 from vbc.quality import quality_composite
 from vbc.registry import Registry
+from vbc.scope import Scope, member_scope
 from vbc.security import NotEntitled, Viewer, is_small
 from vbc.settlement import Figures, Settlement, settle
 from vbc.stats import Z95, ratio_interval
@@ -209,20 +210,23 @@ def observed_expenditure(ws: Workspace, terms: ContractTerms, viewer: Viewer, pe
     """
     org, cap = terms.provider_organization, terms.high_cost_cap
     exp = cost.expenditure(ws, viewer, period, organization=org, cap=cap, complete=True)
+    # The contract's organization through the one scope helper (which also refuses another
+    # organization's viewer), never a condition of our own.
+    scope = member_scope(viewer, {"organization": org})
     con = ws.connect()
     try:
         table, notes = contract_attribution(con, terms)
         per_person = _person_costs(
             con,
             table,
-            org,
+            scope,
             period.start.replace(day=1),
             period.end,
             cap.amount if cap and cap.amount else None,
         )
         last_mm = con.execute(
-            f"SELECT count(*) FROM {table} WHERE organization = $org AND year_month = $m",
-            {"org": org, "m": period.end.replace(day=1)},
+            f"SELECT count(*) FROM {table} {scope.where()} AND year_month = $m",
+            {**scope.params, "m": period.end.replace(day=1)},
         ).fetchall()[0][0]
     finally:
         con.close()
@@ -278,7 +282,7 @@ def contract_attribution(con: duckdb.DuckDBPyConnection, terms: ContractTerms) -
 def _person_costs(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    organization: str,
+    scope: Scope,
     start: date,
     end: date,
     cap_amount: float | None,
@@ -287,13 +291,13 @@ def _person_costs(
     organization's members (bound parameter). Used for the random-variation range and, when a
     contract's attribution differs from the build's, for the expenditure itself."""
     cap_sql = "$cap" if cap_amount else "NULL"
-    params = {"org": organization, "s": start, "e": end}
+    params = {**scope.params, "s": start, "e": end}
     if cap_amount:
         params["cap"] = float(cap_amount)
     return con.execute(
         f"""
         WITH mm AS (SELECT DISTINCT person_id, payer, year_month FROM {table}
-                    WHERE organization = $org AND year_month BETWEEN $s AND $e),
+                    {scope.where()} AND year_month BETWEEN $s AND $e),
         paid AS (SELECT c.person_id, c.payer, year(c.incurred_month) AS yr, sum(c.paid_amount) AS paid
                  FROM claim_lines c JOIN mm ON mm.person_id = c.person_id AND mm.payer = c.payer
                                          AND mm.year_month = c.incurred_month GROUP BY ALL),

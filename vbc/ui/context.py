@@ -295,14 +295,21 @@ def audit_view(ctx: Context, action: str = "page_view", detail: dict | None = No
     st.session_state["vbc_last_view"] = seen
 
 
-def take_over_navigation() -> None:
+def take_over_navigation(first_run_only: bool = False) -> None:
     """On the first run after start-up (and on every AppTest run) Streamlit treats pages/ as an
     old-style multipage folder: it may run a page script directly for a deep link, without
     dashboard.py (the session's context would then be an earlier run's, its sign-in unchecked),
-    and a form submitted from the root URL's first run is lost. Switch that off and rerun, so
-    dashboard.py's navigation serves the same URL with the full frame."""
+    and a form drawn by a first run at the root URL is lost when submitted. Switch that off and
+    rerun, so dashboard.py's navigation serves the same URL with the full frame. dashboard.py
+    does so on a session's first run only: a rerun later would drop the widget values it carries."""
     from streamlit.runtime.pages_manager import PagesManager
 
+    first = "vbc_started" not in st.session_state
+    st.session_state["vbc_started"] = True
+    if first_run_only and (not first or "streamlit.testing.v1" in sys.modules):
+        # AppTest re-arms the old mode before every run and loses a submitted form on a rerun;
+        # its page runs are taken over by `current` instead.
+        return
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.session_state["vbc_ctx"] = None
