@@ -5,7 +5,7 @@ vbc.completion, vbc.cost and vbc.risk."""
 import pandas as pd
 import streamlit as st
 
-from vbc import completion, cost, formats, risk, spc
+from vbc import completion, cost, formats, risk
 from vbc.engine import data_period
 from vbc.marts import CATEGORY_LABELS, SERVICE_CATEGORIES
 from vbc.scope import organization_in_view
@@ -145,21 +145,19 @@ st.caption(
 )
 
 st.markdown("**Is the completed PMPM changing? (XmR chart)**")
-metric_for_chart = ctx.registry.get(
-    "total_cost_pmpm_completed" if cat == "total" else f"pmpm_{cat}_completed"
-)
-chart = spc.monthly_chart(metric_for_chart, trend["completed"], kind="xmr", incomplete=trend["incomplete"])
+chart_id = "total_cost_pmpm_completed" if cat == "total" else f"pmpm_{cat}_completed"
+chart = context.spc_chart(ctx, chart_id, cap=cap if cat == "total" else None)
 widgets.spc_chart(
-    metric_for_chart,
-    trend["month"].tolist(),
-    trend["completed"],
+    ctx.registry.get(chart_id),
+    chart["months"],
+    chart["values"],
     chart,
     y_title="completed PMPM ($)",
     key="cost_xmr",
 )
 st.caption(
-    "Limits are 2.66 × the mean moving range around the mean of complete months; hollow points "
-    "are incomplete months, kept out of the limits and the rules."
+    "Limits are 2.66 × the mean moving range around the mean of complete months, per phase; hollow "
+    "points are incomplete months, kept out of the limits and the rules."
     + (
         " With the cap on, a single catastrophic case no longer drives the chart."
         if capped

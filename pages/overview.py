@@ -1,8 +1,9 @@
 """Overview: the headline numbers for the period, by organization, and the monthly trend."""
 
+import pandas as pd
 import streamlit as st
 
-from vbc import spc
+from vbc import readings
 from vbc.ui import context, widgets
 
 ctx = context.current()
@@ -28,22 +29,20 @@ for tab, metric_id in zip(tabs, HEADLINE):
 
 st.subheader("Monthly trend")
 incomplete_set = set(context.incomplete_months(ctx))
-monthly = context.metrics(ctx, HEADLINE, by=["month"])
-all_months = sorted(monthly["month"].dropna().unique())
 choice = st.radio(
     "Measure", HEADLINE, format_func=lambda m: metrics[m].name, horizontal=True, key="overview_trend"
 )
-rows = monthly[monthly["metric_id"] == choice].set_index("month").reindex(all_months)
-if rows["suppressed"].fillna(False).any():
+# Every month of data, whatever the period: a season and a phase can only be judged over years.
+chart = context.spc_chart(ctx, choice, target=metrics[choice].target)
+if chart["series"]["suppressed"].any():
     st.info("Some months are suppressed in the de-identified view (fewer than 11 people or events).")
-chart = spc.monthly_chart(
-    metrics[choice],
-    rows["value"],
-    incomplete=[m in incomplete_set for m in all_months],
-    target=metrics[choice].target,
-)
 widgets.spc_chart(
-    metrics[choice], all_months, rows["value"], chart, target=metrics[choice].target, key="overview_spc"
+    metrics[choice],
+    chart["months"],
+    chart["values"],
+    chart,
+    target=metrics[choice].target,
+    key="overview_spc",
 )
 if not ctx.ws.good.get("paid_dates", True):
     widgets.no_paid_dates_note()
@@ -55,5 +54,9 @@ elif incomplete_set:
         "claims are still arriving. The Cost page shows them completed."
     )
 widgets.csv_download(
-    monthly[monthly["metric_id"] == choice], ctx.stamp, f"{choice}_by_month.csv", key="overview_csv"
+    pd.DataFrame(readings.point_rows(chart)),
+    ctx.stamp,
+    f"{choice}_spc_by_month.csv",
+    key="overview_csv",
+    metric_ids=[choice],
 )

@@ -13,8 +13,9 @@ ctx = context.current()
 widgets.header(ctx, "Quality")
 
 
-def trend_for(metric_id: str, rolling: bool = True) -> pd.DataFrame:
-    return context.compute(ctx, quality.trend, metric_id=metric_id, filters=ctx.filters, rolling=rolling)
+def chart_for(metric_id: str, target: float | None, rolling: bool = True) -> dict:
+    """The measure's p-chart and monthly series (vbc.readings.chart_for, as `python -m vbc spc`)."""
+    return context.spc_chart(ctx, metric_id, target=target, rolling=rolling)
 
 
 measures = quality.quality_metrics(ctx.registry)
@@ -127,9 +128,9 @@ m = ctx.registry.get(chosen)
 target, source = quality.target_for(m, contract)
 st.subheader(m.name + (" (lower is better)" if m.direction == "lower" else ""))
 
-series = trend_for(m.id)
+res = chart_for(m.id, target)
+series = res["series"]
 months = list(series["month"])
-res = quality.measure_chart(ctx.ws, m, series, target)
 short, runout, hidden, left_out = res["short"], res["runout"], res["hidden"], res["left_out"]
 if series.empty or not res["charted"]:
     st.info(
@@ -207,15 +208,7 @@ for by, label in (("tin", "TIN"), ("npi", "PCP")):
 if show_readings:
     for row, m in zip(rows, measures):
         try:
-            rd = quality.reading(
-                ctx.ws,
-                ctx.registry,
-                m.id,
-                ctx.viewer,
-                ctx.filters,
-                targets[m.id],
-                series=trend_for(m.id, rolling=False),
-            )
+            rd = chart_for(m.id, targets[m.id], rolling=False)
             row[READING] = rd["reading"]
         except Exception as exc:  # one measure's chart must not take the scorecard down
             row[READING] = f"not available ({type(exc).__name__})"

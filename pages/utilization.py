@@ -1,9 +1,10 @@
 """Utilization: events per 1,000 members per year and unit cost, with XmR trends. Layout only."""
 
+import pandas as pd
 import streamlit as st
 
-from vbc import seasonality, spc
-from vbc.engine import PER_1000_SCALE, data_period
+from vbc import readings, seasonality
+from vbc.engine import PER_1000_SCALE
 from vbc.ui import context, widgets
 
 ctx = context.current()
@@ -33,41 +34,45 @@ choice = st.radio(
     key="util_trend",
     index=IDS.index("ed_visits_per_1000") if "ed_visits_per_1000" in IDS else 0,
 )
-monthly = context.metrics(ctx, [choice], by=["month"], period=data_period(ctx.ws))
-months = sorted(monthly["month"].dropna().unique())
-runout = set(context.incomplete_months(ctx))
-incomplete = [m in runout for m in months]
-rows = monthly.set_index("month").reindex(months)
-if rows["suppressed"].fillna(False).any():
-    st.info("Some months are suppressed in the de-identified view (fewer than 11 people or events).")
 metric = metrics[choice]
-chart = spc.monthly_chart(metric, rows["value"], kind="xmr", incomplete=incomplete, target=metric.target)
-widgets.spc_chart(metric, months, rows["value"], chart, target=metric.target, key="util_spc")
-complete = [m for m in months if m not in runout]
+chart = context.spc_chart(ctx, choice, target=metric.target)
+series = chart["series"]
+if series["suppressed"].any():
+    st.info("Some months are suppressed in the de-identified view (fewer than 11 people or events).")
+widgets.spc_chart(metric, chart["months"], chart["values"], chart, target=metric.target, key="util_spc")
+runout = series.loc[series["incomplete"], "month"].tolist()
+complete = series.loc[~series["incomplete"], "month"].tolist()
 st.caption(
-    f"XmR chart over every month of data (limits 2.66 × mean moving range). Months after "
-    f"{complete[-1] if complete else '—'} are inside the claims run-out window ({len(runout)} month(s)): "
-    "drawn hollow and kept out of the limits, because their claims are still arriving."
+    "XmR chart over every month of data (limits 2.66 × the mean moving range, computed per phase). "
+    f"Months after {complete[-1] if complete else '—'} are inside the claims run-out window "
+    f"({len(runout)} month(s)): drawn hollow and kept out of the limits, because their claims are "
+    "still arriving."
 )
 
 if metric.kind == "per_1000":
-    shown = rows[~rows["suppressed"].fillna(False).astype(bool) & ~rows.index.isin(runout)]
+    shown = series[~series["suppressed"] & ~series["incomplete"]]
     season = seasonality.winter_summer(
-        shown.index, shown["numerator"], shown["denominator"], scale=PER_1000_SCALE
+        shown["month"], shown["numerator"], shown["denominator"], scale=PER_1000_SCALE
     )
     if season is not None:
         st.markdown(
             f"**Season:** winter months (Dec–Feb) average **{season.winter:,.1f}** per 1,000 a year "
             f"against **{season.summer:,.1f}** in summer (Jun–Aug): "
-            f"{'+' if season.change >= 0 else '−'}{abs(season.change):.0%}."
-        )
-        if season.seasonal:
-            st.caption(
-                "A series this seasonal can cross its limits in its peak and trough months "
-                "without any change in care: compare a winter high or a summer low with the "
-                "same months a year earlier before reading it as a change."
+            f"{'+' if season.change >= 0 else '−'}{abs(season.change):.0%}. "
+            + (
+                "The chart judges each month against the usual level for its time of year, so a "
+                "winter peak or a summer trough is not read as a change in care."
+                if chart["season"] is not None and chart["season"].seasonal
+                else ""
             )
-widgets.csv_download(monthly, ctx.stamp, f"{choice}_by_month.csv", key="util_csv")
+        )
+widgets.csv_download(
+    pd.DataFrame(readings.point_rows(chart)),
+    ctx.stamp,
+    f"{choice}_spc_by_month.csv",
+    key="util_csv",
+    metric_ids=[choice],
+)
 
 st.subheader("By organization, TIN and PCP")
 group = st.radio(

@@ -23,6 +23,22 @@ FONT = dict(size=16)
 INCOMPLETE_TEXT = "incomplete: claims still arriving"
 
 
+SIGNAL_COLOURS = {
+    "improvement": BLUE,
+    "concern": ORANGE,
+    "possible": "#5F6B7A",
+    "common": GREY,
+    "left out": "white",
+}
+SIGNAL_WORDS = {
+    "improvement": "special cause — improvement",
+    "concern": "special cause — concern",
+    "possible": "beyond the rules, but the season cannot yet be separated",
+    "common": "common cause",
+    "left out": "left out of the limits",
+}
+
+
 def point_colours(metric: Metric, flags: dict, left_out) -> list[str]:
     """Only signals get colour: blue for improvement, orange for concern; left-out months hollow."""
     out = []
@@ -37,6 +53,15 @@ def point_colours(metric: Metric, flags: dict, left_out) -> list[str]:
     return out
 
 
+def _signals(metric: Metric, res: dict, left_out) -> list[str]:
+    """Each point's class: the chart's own (vbc.spc) or, for an older result, from its flags."""
+    if "signal" in res:
+        return ["left out" if hollow else sig for sig, hollow in zip(res["signal"], left_out)]
+    colours = point_colours(metric, res["flags"], left_out)
+    names = {BLUE: "improvement", ORANGE: "concern", GREY: "common", "white": "left out"}
+    return [names[c] for c in colours]
+
+
 def _line(months, y, name: str, **line) -> go.Scatter:
     return go.Scatter(x=months, y=np.asarray(y, dtype=float), mode="lines", name=name, line=line)
 
@@ -44,6 +69,7 @@ def _line(months, y, name: str, **line) -> go.Scatter:
 def _points(
     metric: Metric, months, values, res: dict, left_out, name: str, hover: str, note: str
 ) -> go.Scatter:
+    signals = _signals(metric, res, left_out)
     return go.Scatter(
         x=months,
         y=np.asarray(values, dtype=float),
@@ -51,11 +77,71 @@ def _points(
         name=name,
         line=dict(color=GREY, width=2),
         marker=dict(
-            size=11, color=point_colours(metric, res["flags"], left_out), line=dict(color=INK, width=1.5)
+            size=[14 if s == "possible" else 11 for s in signals],
+            symbol=["diamond" if s == "possible" else "circle" for s in signals],
+            color=[SIGNAL_COLOURS[s] for s in signals],
+            line=dict(color=INK, width=1.5),
         ),
-        customdata=np.array([note if hollow else "" for hollow in left_out]),
-        hovertemplate=f"%{{x}}: {hover} %{{customdata}}<extra></extra>",
+        customdata=np.array([note if s == "left out" else SIGNAL_WORDS[s] for s in signals]),
+        hovertemplate=f"%{{x}}: {hover} — %{{customdata}}<extra></extra>",
     )
+
+
+def _phase_traces(fig: go.Figure, months, res: dict, centre_name: str, step: bool, hide=None) -> None:
+    """Centre (or seasonal expectation) and process limits drawn phase by phase, so a rebased
+    phase never appears joined to the one before it; `hide` blanks the limits of left-out months."""
+    phase = np.asarray(res.get("phase", np.ones(len(months), int)))
+    hide = np.zeros(len(months), bool) if hide is None else np.asarray(hide, bool)
+    shape = "hvh" if step else "linear"
+    tick = ".1%" if step else ",.1f"
+    limit = dict(color=LIMIT, dash="dash", width=1.5, shape=shape)
+    centre = dict(color=INK, width=2, shape=shape)
+    centre_key = "expectation" if "expectation" in res else "centre"
+    months = np.asarray(months)
+    for k, p in enumerate(np.unique(phase)):
+        on = phase == p
+        for key, name, style in (
+            ("upper", "Process limits", limit),
+            ("lower", "Process limits", limit),
+            (centre_key, centre_name, centre),
+        ):
+            y = np.asarray(res[key], dtype=float)
+            y = np.where(hide & (key != centre_key), np.nan, y)[on]
+            fig.add_trace(
+                _line(months[on], y, name, **style).update(
+                    legendgroup=name,
+                    showlegend=k == 0 and key != "lower",
+                    hovertemplate=f"%{{x}}: {name.lower()} %{{y:{tick}}}<extra></extra>",
+                )
+            )
+
+
+def _change_lines(fig: go.Figure, months, res: dict) -> None:
+    """A labelled vertical line where each declared phase starts, and a dotted one at a proposed
+    change point, placed between the months so no point is hidden."""
+    months = list(months)
+    marks = [(p["first"], f"{p['first']} · {p['title']}", INK, "solid") for p in res.get("phases", [])[1:]]
+    if res.get("proposal"):
+        m = res["proposal"]["month"]
+        marks.append((m, f"{m} · sustained shift? confirm to rebase", ORANGE, "dot"))
+    for row, (month, text, colour, dash) in enumerate(marks):
+        if month not in months:
+            continue
+        x = months.index(month) - 0.5
+        fig.add_shape(
+            type="line", x0=x, x1=x, y0=0, y1=1, yref="paper", line=dict(color=colour, width=2, dash=dash)
+        )
+        fig.add_annotation(
+            x=x,
+            y=1.0 - 0.09 * row,
+            yref="paper",
+            text=text,
+            showarrow=False,
+            xanchor="left",
+            yanchor="top",
+            font=dict(size=14, color=colour),
+            bgcolor="rgba(255,255,255,0.85)",
+        )
 
 
 def _incomplete_band(fig: go.Figure, months, incomplete, text: str = INCOMPLETE_TEXT, opacity=0.35) -> None:
@@ -89,12 +175,15 @@ def _layout(fig: go.Figure, height: int, yaxis: dict, xaxis: dict | None = None,
 def spc_figure(
     metric: Metric, months, values, res: dict, *, target: float | None = None, y_title: str | None = None
 ) -> go.Figure:
-    """An XmR (or p/u) chart computed by vbc.spc.monthly_chart."""
+    """An XmR chart computed by vbc.spc.monthly_chart: limits and centre per phase (around the
+    seasonal expectation when the series has a season), change points as labelled lines."""
     incomplete = np.asarray(res["incomplete"], dtype=bool)
+    season = res.get("season")
+    seasonal = season is not None and season.seasonal
     fig = go.Figure()
-    for name, arr in (("Upper process limit", res["upper"]), ("Lower process limit", res["lower"])):
-        fig.add_trace(_line(months, arr, name, color=LIMIT, dash="dash", width=1.5).update(hoverinfo="skip"))
-    fig.add_trace(_line(months, res["centre"], "Centre (mean)", color=INK, width=1.5))
+    _phase_traces(
+        fig, months, res, "Expected for the month (usual season)" if seasonal else "Centre (mean)", False
+    )
     note = "incomplete (claims still arriving)"
     fig.add_trace(_points(metric, months, values, res, incomplete, metric.name, "%{y:,.2f}", note))
     if target is not None:
@@ -105,7 +194,10 @@ def spc_figure(
             annotation_font=FONT,
         )
     _incomplete_band(fig, months, incomplete)
-    return _layout(fig, 430, dict(title=y_title or metric.unit, tickformat=",.0f"))
+    _change_lines(fig, months, res)
+    return _layout(
+        fig, 460, dict(title=y_title or metric.unit, tickformat=",.0f"), dict(type="category", nticks=12)
+    )
 
 
 def p_chart_figure(
@@ -123,15 +215,8 @@ def p_chart_figure(
     vbc.spc.p_chart) with an optional rolling 12-month line; percent axis."""
     values = np.asarray(res["values"], dtype=float)
     left_out = np.asarray(left_out if left_out is not None else [False] * len(values), bool)
-    limit = dict(color=LIMIT, dash="dash", width=1.5, shape="hvh")
     fig = go.Figure()
-    fig.add_trace(_line(months, np.where(left_out, np.nan, res["upper"]), "Process limits (3σ)", **limit))
-    fig.add_trace(
-        _line(months, np.where(left_out, np.nan, res["lower"]), "", **limit).update(showlegend=False)
-    )
-    for trace in fig.data:
-        trace.hoverinfo = "skip"
-    fig.add_trace(_line(months, res["centre"], "Centre (mean)", color=INK, width=1.5))
+    _phase_traces(fig, months, res, "Centre (mean)", True, hide=left_out)
     if rolling is not None:
         fig.add_trace(
             _line(months, rolling, "Rolling 12 months", color=BLUE, width=3, dash="dot").update(
@@ -149,6 +234,7 @@ def p_chart_figure(
             annotation_font=FONT,
             annotation_position="top left",
         )
+    _change_lines(fig, months, res)
     title = "Rate" + (" (lower is better)" if metric.direction == "lower" else "")
     return _layout(fig, 460, dict(title=title, tickformat=".0%"), dict(type="category"), top=40)
 

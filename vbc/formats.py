@@ -38,8 +38,10 @@ def interval_text(metric: Metric, lo: float | None, hi: float | None, suppressed
 
 
 def reading_text(res: dict, rules_prefix: str = "") -> str:
-    """An SPC chart's reading in one sentence (markdown), as pages and packets print it."""
+    """An SPC chart's reading (markdown), as pages and packets print it: the verdict on the latest
+    month, then why (season, phases, a proposed change point), trial limits and the target."""
     trial = " Limits are *trial* (fewer than 12 points)." if res.get("trial") else ""
     rules = f" ({rules_prefix}{', '.join(res['latest_rules'])})" if res.get("latest_rules") else ""
     target = f" **Against target:** {res['assurance']}." if res.get("assurance") else ""
-    return f"**Reading:** {res['reading']}{rules}.{trial}{target}"
+    why = "".join(f" {d[:1].upper()}{d[1:]}." for d in res.get("detail") or [])
+    return f"**Reading:** {res['reading']}{rules}.{why}{trial}{target}"

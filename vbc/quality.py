@@ -239,7 +239,9 @@ def _prune(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
     """
     db = con.execute("SELECT current_database()").fetchall()[0][0]
     engine.prepare(con, metric)  # the metric's value sets, loaded in bulk
-    con.execute("CREATE OR REPLACE TEMP TABLE prune_codes AS SELECT DISTINCT code_system AS system, code FROM value_sets")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE prune_codes AS SELECT DISTINCT code_system AS system, code FROM value_sets"
+    )
     con.execute(f"""
     CREATE OR REPLACE TEMP TABLE medical_claim_lines AS
     WITH l AS (
@@ -361,13 +363,16 @@ def runout_months_flags(ws: Workspace, metric: Metric, months: list[str]) -> lis
     return [m in runout for m in months]
 
 
-def measure_chart(ws: Workspace, metric: Metric, series: pd.DataFrame, target: float | None = None) -> dict:
+def measure_chart(
+    ws: Workspace, metric: Metric, series: pd.DataFrame, target: float | None = None, change_points=()
+) -> dict:
     """The p-chart of a measure's monthly series (`trend`), and which months it leaves out and why.
 
     Months are left out of the limits and rules when their lookback reaches before the data
     (`short`), their claims are still arriving (`runout`) or they are suppressed (`hidden`);
     `left_out` is any of these (drawn hollow). With every month short or still arriving the
-    reading is "not judged"; `charted` says whether any month can be drawn filled at all."""
+    reading is "not judged"; `charted` says whether any month can be drawn filled at all.
+    `change_points` (vbc.spc.ChangePoint, already chosen for this chart) start new phases."""
     months = list(series["month"])
     hidden = series["suppressed"].to_numpy(bool)
     num = np.where(hidden, np.nan, series["numerator"].astype(float))
@@ -393,7 +398,7 @@ def measure_chart(ws: Workspace, metric: Metric, series: pd.DataFrame, target: f
             "month of data, or its claims are still arriving",
             **flags,
         }
-    return {**spc.p_chart(metric, num, den, target, inc), **flags}
+    return {**spc.p_chart(metric, num, den, target, inc, months=months, change_points=change_points), **flags}
 
 
 def reading(

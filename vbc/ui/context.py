@@ -157,6 +157,33 @@ def incomplete_months(ctx: Context) -> list[str]:
     return compute(ctx, completion.incomplete_months)
 
 
+def change_points(ctx: Context) -> tuple:
+    """The data directory's declared change points (read on every run, so an edit shows at once;
+    they are part of each chart's cache key). A malformed file is said on the page and ignored."""
+    from vbc import spc
+
+    try:
+        return tuple(spc.load_change_points(ctx.ws.data_dir))
+    except spc.ChangePointError as exc:
+        st.warning(f"Change points not applied: {exc}", icon=":material/warning:")
+        return ()
+
+
+def spc_chart(ctx: Context, metric_id: str, **kwargs) -> dict:
+    """A metric's SPC chart for this view (vbc.readings.chart_for, the function `python -m vbc
+    spc` calls), with the data directory's change points, cached per viewer and filters."""
+    from vbc import readings
+
+    return compute(
+        ctx,
+        readings.chart_for,
+        metric_id=metric_id,
+        filters=ctx.filters,
+        change_points=change_points(ctx),
+        **kwargs,
+    )
+
+
 def backtest(ctx: Context) -> tuple[pd.DataFrame, int]:
     """The completion backtest by lag in this view's scope, and how many cells it compared."""
     bt = compute(ctx, completion.backtest)

@@ -107,7 +107,8 @@ def spc_chart(
     y_title: str | None = None,
     key: str | None = None,
 ) -> None:
-    """Draw a chart computed by vbc.spc.monthly_chart and state its reading in plain words.
+    """Draw a chart computed by vbc.spc.monthly_chart (through vbc.readings.chart_for) and state its
+    reading in plain words: phases, change points and the seasonal expectation are drawn.
 
     Incomplete months (claims still arriving) are drawn hollow; they were left out of the limits
     and rules."""
