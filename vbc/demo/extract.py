@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+import yaml
 
 from vbc.demo.base import Shared
 from vbc.demo.chunk import Chunk
@@ -20,6 +21,7 @@ from vbc.demo.emergency import season, winter_story
 from vbc.demo.professional import qi_start_month, quality_story
 from vbc.demo.roster import INDEPENDENT, NO_PCP, ORGANIZATIONS, Roster
 from vbc.demo.window import iso_day, make_window
+from vbc.spc import CHANGE_POINTS_FILE
 
 CHUNK_MEMBERS = 20_000
 SUMMARY_FILE = "_demo.json"
@@ -74,8 +76,25 @@ def generate(
     for terms in sorted(DEMO_CONTRACTS.glob("*.yaml")):
         shutil.copyfile(terms, contracts / terms.name)
     summary["contracts"] = sorted(p.name for p in contracts.glob("*.yaml"))
+    _write_change_points(out_dir, summary["stories"]["quality_improvement"])
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _write_change_points(out_dir: Path, story: dict) -> None:
+    """The planted improvement is a known, explained change, declared as a real data directory
+    would declare it, so the charts rebase their limits there (vbc/spc.py)."""
+    entry = {
+        "metric_id": story["measure"],
+        "organization": story["organization"],
+        "month": story["start_month"],
+        "title": "Blood pressure programme",
+        "reason": "nurse-led hypertension follow-up started at every Lakeside practice (demo story)",
+    }
+    head = "# Known, explained changes: SPC charts rebase their limits from each month (vbc/spc.py).\n"
+    (out_dir / CHANGE_POINTS_FILE).write_text(
+        head + yaml.safe_dump([entry], sort_keys=False, allow_unicode=True, width=200)
+    )
 
 
 def _clear(out_dir: Path) -> None:
@@ -89,6 +108,7 @@ def _clear(out_dir: Path) -> None:
     for name in ("eligibility", "provider", "lab_result", "observation", "provider_attribution"):
         (out_dir / f"{name}.parquet").unlink(missing_ok=True)
     (out_dir / SUMMARY_FILE).unlink(missing_ok=True)
+    (out_dir / CHANGE_POINTS_FILE).unlink(missing_ok=True)
 
 
 def _write_chunks(out_dir: Path, g: Shared, members: int, chunk_members: int) -> _Totals:
