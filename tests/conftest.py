@@ -500,6 +500,72 @@ def run_cli(*args: str, state: Path | None = None, subprocess_run: bool = False)
     return CliResult(code, stdout.getvalue(), stderr.getvalue())
 
 
+# Accounts every page test can sign in as (the viewer each gives): payer, an org account for Beta
+# Health or Alpha Care, the joint committee, an administrator. Real (non-demo) data needs them.
+PASSWORD = "a test password, long enough"
+ACCOUNTS = {
+    "payer": ("payer@plan.test", "payer", None),
+    "org:Beta Health": ("quality@beta.test", "org", "Beta Health"),
+    "org:Alpha Care": ("quality@alpha.test", "org", "Alpha Care"),
+    "org:Lakeside Physician Group": ("quality@lakeside.test", "org", "Lakeside Physician Group"),
+    "joint": ("committee@plan.test", "committee", None),
+    "admin": ("admin@plan.test", "admin", None),
+}
+
+
+def add_accounts(data_dir: Path) -> None:
+    """The test accounts in `data_dir`'s state store (as VBC_STATE_DIR/VBC_STATE_URL say now);
+    accounts that exist already are kept."""
+    from vbc import accounts
+    from vbc.store import open_store
+
+    store = open_store(data_dir)
+    for email, role, org in ACCOUNTS.values():
+        try:
+            accounts.add(store, email, role, org, PASSWORD, by="test")
+        except accounts.AccountError:
+            pass
+
+
+def sign_in(at, email: str, password: str = PASSWORD):
+    at.text_input(key="signin_email").input(email)
+    at.text_input(key="signin_password").input(password)
+    return at.button(key="FormSubmitter:sign_in-Sign in").click().run()
+
+
+def open_page(
+    data_dir: Path,
+    page: str,
+    viewer: str,
+    monkeypatch,
+    *,
+    period: str | None = None,
+    measure: str | None = None,
+    state_root: Path | None = None,
+    timeout: int = 120,
+):
+    """`page` of the dashboard on `data_dir`, signed in as the account of `viewer` (AppTest)."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("VBC_DATA_DIR", str(data_dir))
+    if state_root is not None:
+        monkeypatch.setenv("VBC_STATE_DIR", str(state_root))
+    monkeypatch.delenv("VBC_STATE_URL", raising=False)
+    add_accounts(data_dir)
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=timeout)
+    if period:
+        at.query_params["period"] = period
+    if measure:
+        at.query_params["measure"] = measure
+    at.run()
+    sign_in(at, ACCOUNTS[viewer][0])
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 def copy_extract(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns(".vbc"))
     return dst

@@ -10,7 +10,8 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_pages import ACCOUNTS, PASSWORD, ROOT, _text, add_accounts, sign_in
+from tests.conftest import ACCOUNTS, PASSWORD, ROOT, add_accounts, sign_in
+from tests.test_pages import _text
 from vbc import audit
 from vbc.store import open_store
 

@@ -182,18 +182,12 @@ def test_cli_exports_every_cost_and_utilization_metric(runout_ws, capsys):
     assert cli == {m: pytest.approx(v) for m, v in zip(engine["month"], engine["value"])}
 
 
-def test_cost_page_shows_the_engine_numbers(runout_ws, monkeypatch):
-    from streamlit.testing.v1 import AppTest
+def test_cost_page_shows_the_engine_numbers(runout_ws, monkeypatch, tmp_path):
+    from tests.conftest import open_page
 
-    from tests.test_pages import ROOT
-
-    monkeypatch.setenv("VBC_DATA_DIR", str(runout_ws.data_dir))
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
-    at.query_params["period"] = "2025"
-    at.run()
-    at.switch_page("pages/cost.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    at = open_page(
+        runout_ws.data_dir, "pages/cost.py", "payer", monkeypatch, period="2025", state_root=tmp_path
+    )
     text = "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
     assert "$165.00" in text  # completed PMPM, = total_cost_pmpm_completed
     assert "$127.67" in text  # raw PMPM 766 / 6

@@ -18,7 +18,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import _line, run_cli, write_table
+from tests.conftest import _line, open_page, run_cli, write_table
 from vbc import completion, workspace
 from vbc.engine import compute_metrics, stamp
 from vbc.periods import Period
@@ -415,17 +415,7 @@ def test_completed_metrics_by_organization_and_month(built, metric_id):
 
 
 def _page(page: str, data: Path, state_root: Path, monkeypatch, viewer: str = "payer"):
-    from streamlit.testing.v1 import AppTest
-
-    monkeypatch.setenv("VBC_DATA_DIR", str(data))
-    monkeypatch.setenv("VBC_STATE_DIR", str(state_root))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard.py"), default_timeout=120)
-    at.query_params["viewer"] = viewer
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(data, page, viewer, monkeypatch, state_root=state_root)
 
 
 def test_data_health_shows_corrections_orphans_and_the_comparison(small_extract, tmp_path, monkeypatch):

@@ -13,32 +13,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.conftest import ACCOUNTS, add_accounts, sign_in
 from vbc.ui.navigation import PAGES as NAVIGATION
 from vbc.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [p.file for p in NAVIGATION]
 VIEWERS = ["payer", "org:Beta Health", "joint"]
-
-
-PASSWORD = "a test password, long enough"
-# The account signed in for each viewer under test: (e-mail, role, organization).
-ACCOUNTS = {
-    "payer": ("payer@plan.test", "payer", None),
-    "org:Beta Health": ("quality@beta.test", "org", "Beta Health"),
-    "org:Alpha Care": ("quality@alpha.test", "org", "Alpha Care"),
-    "joint": ("committee@plan.test", "committee", None),
-    "admin": ("admin@plan.test", "admin", None),
-}
-
-
-def add_accounts(data_dir: Path) -> None:
-    from vbc import accounts
-    from vbc.store import open_store
-
-    store = open_store(data_dir)
-    for email, role, org in ACCOUNTS.values():
-        accounts.add(store, email, role, org, PASSWORD, by="test")
 
 
 @pytest.fixture
@@ -48,12 +29,6 @@ def app_env(small_extract, tmp_path, monkeypatch):
     monkeypatch.delenv("VBC_STATE_URL", raising=False)
     add_accounts(small_extract)
     return small_extract
-
-
-def sign_in(at: AppTest, email: str, password: str = PASSWORD) -> AppTest:
-    at.text_input(key="signin_email").input(email)
-    at.text_input(key="signin_password").input(password)
-    return at.button(key="FormSubmitter:sign_in-Sign in").click().run()
 
 
 def run(page: str, viewer: str = "payer", period: str = "All months") -> AppTest:

@@ -768,20 +768,19 @@ def test_variant_is_a_small_override_of_the_base(reg, tmp_path):
 
 
 def _app(ws, viewer, page, monkeypatch, measure=None):
-    from streamlit.testing.v1 import AppTest
+    """The page signed in as the test account of `viewer` (tests/conftest.py ACCOUNTS)."""
+    from tests.conftest import open_page
 
-    monkeypatch.setenv("VBC_DATA_DIR", str(ws.data_dir))
-    monkeypatch.setenv("VBC_STATE_DIR", str(ws.state_dir.parent))
-    at = AppTest.from_file("../dashboard.py", default_timeout=300)
-    at.query_params["viewer"] = viewer
-    at.query_params["period"] = "2025"
-    if measure:
-        at.query_params["measure"] = measure
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(
+        ws.data_dir,
+        page,
+        viewer,
+        monkeypatch,
+        period="2025",
+        measure=measure,
+        state_root=ws.state_dir.parent,
+        timeout=300,
+    )
 
 
 def test_joint_care_gaps_page_shows_no_members(qx, monkeypatch):

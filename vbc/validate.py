@@ -16,7 +16,7 @@ import duckdb
 
 from vbc import checks, codes, reversals
 from vbc.contract import DATE, DUCKDB_TYPE, INTEGER, NUMBER, STRING, TABLES, Column, Table
-from vbc.extracts import DELIMITED, MappingError, TableFiles, TableMapping, discover, load_mapping
+from vbc.extracts import DELIMITED, PARQUET, MappingError, TableFiles, TableMapping, discover, load_mapping
 from vbc.findings import ERROR, INFO, WARNING, Finding, Report, plural, quote
 
 __all__ = ["ERROR", "INFO", "WARNING", "Finding", "Report", "stage_and_validate", "validate"]
@@ -26,7 +26,8 @@ COMPUTED_WHEN_ABSENT = {
     "provider_attribution": "not supplied; attribution is computed from claims",
     "risk_score": "not supplied; risk scores are computed from diagnosis codes where needed",
 }
-LOWERCASE = ("claim_type", "gender", "normalized_code_type")  # enumerations compared in lower case
+LOWERCASE = ("claim_type", "gender", "normalized_code_type")
+FORMAT_NAMES = {PARQUET: "Parquet", DELIMITED: "delimited text"}  # enumerations compared in lower case
 
 
 def _family(duck_type: str) -> str:
@@ -263,7 +264,7 @@ def stage_table(
             table.name,
             None,
             0,
-            f"cannot read {tf.format} file(s) {names}: {str(exc).splitlines()[0]}",
+            f"cannot read {FORMAT_NAMES[tf.format]} file(s) {names}: {str(exc).splitlines()[0]}",
             check="unreadable",
         )
         return None
