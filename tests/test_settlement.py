@@ -347,20 +347,21 @@ def with_contract(small_extract, tmp_path, monkeypatch):
     return small_extract
 
 
-def _page(viewer):
-    from streamlit.testing.v1 import AppTest
+def _page(viewer, monkeypatch):
+    """The Settlement page signed in as the test account of `viewer` (tests/conftest.py)."""
+    from tests.conftest import open_page
 
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180)
-    at.query_params["viewer"] = viewer
-    at.query_params["period"] = "2025"
-    at.run()
-    at.switch_page("pages/settlement.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return open_page(
+        Path(os.environ["VBC_DATA_DIR"]),
+        "pages/settlement.py",
+        viewer,
+        monkeypatch,
+        period="2025",
+        timeout=180,
+    )
 
 
-def test_page_json_and_csv_show_the_same_steps(with_contract, tmp_path):
+def test_page_json_and_csv_show_the_same_steps(with_contract, tmp_path, monkeypatch):
     from vbc.settlement import format_step
 
     state = Path(os.environ["VBC_STATE_DIR"])
@@ -382,16 +383,16 @@ def test_page_json_and_csv_show_the_same_steps(with_contract, tmp_path):
     assert by_key["benchmark_expenditure"]["value"] == pytest.approx(2000 * by_key["member_months"]["value"])
     assert by_key["attributed_members"]["value"] == 2  # B and C
 
-    at = _page("payer")
+    at = _page("payer", monkeypatch)
     table = next(d.value for d in at.dataframe if "Formula" in d.value.columns)
     assert table["Step"].tolist() == [r["name"] for r in rows]
     assert table["Value"].tolist() == [format_step(r) for r in rows]
     assert any(format_step(by_key["final_payment"]) in m.value for m in at.markdown)
 
 
-def test_joint_view_suppresses_small_member_counts_and_org_sees_only_its_own(with_contract):
+def test_joint_view_suppresses_small_member_counts_and_org_sees_only_its_own(with_contract, monkeypatch):
     # Beta Health has 2 members: its dollars would give the count away, so the joint view shows none.
-    at = _page("joint")
+    at = _page("joint", monkeypatch)
     assert not any("Formula" in d.value.columns for d in at.dataframe)
     assert any("1 to 10 attributed members" in i.value for i in at.info)
     state = Path(os.environ["VBC_STATE_DIR"])
@@ -406,7 +407,7 @@ def test_joint_view_suppresses_small_member_counts_and_org_sees_only_its_own(wit
         state=state,
     )
     assert joint.returncode != 0 and "de-identified" in joint.stderr and "rows" not in joint.stdout
-    other = _page("org:Alpha Care")
+    other = _page("org:Alpha Care", monkeypatch)
     assert not any("Formula" in d.value.columns for d in other.dataframe)
     assert any("No contract terms" in i.value for i in other.info)
     state = Path(os.environ["VBC_STATE_DIR"])
