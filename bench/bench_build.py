@@ -39,7 +39,8 @@ def run(members: int, months: int, workdir: Path) -> dict:
     if not result.ok:
         raise SystemExit(result.report.text())
     lines = summary["counts"]["medical_claim"]
-    from vbc.engine import Period, compute_metrics
+    from vbc.engine import compute_metrics
+    from vbc.periods import Period
     from vbc.registry import load_registry
     from vbc.security import Viewer
 

@@ -3,47 +3,25 @@
 import json
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
-from vbc import settlement
-from vbc.security import NotEntitled, Viewer
+from vbc import charts, formats, settlement
+from vbc.security import NotEntitled
 from vbc.settlement_claims import SettlementEstimate, contracts_for_viewer, settlement_for
-from vbc.terms import load_terms
 from vbc.ui import context, widgets
-from vbc.workspace import Workspace
 
 ctx = context.current()
 widgets.header(ctx, "Settlement")
 
 
-@st.cache_data(show_spinner="Settling…")
-def _settle(
-    data_dir: str,
-    build_id: str,
-    definitions: str,
-    viewer_key: str,
-    contract_path: str,
-    mtime: float,
-    quality: float | None,
-    trend: float,
-    members: int | None,
-) -> SettlementEstimate:
-    # Every argument is part of the cache key (the viewer included).
-    return settlement_for(
-        Workspace.open(data_dir),
-        load_terms(contract_path),
-        Viewer.parse(viewer_key),
-        context.registry(),
-        quality_score=quality,
-        remaining_trend=trend,
-        members=members,
+def _settle(terms, quality: float | None, trend: float, members: int | None) -> SettlementEstimate:
+    """The settlement of `terms` for this view (cached per build, viewer, terms and what-if)."""
+    return context.compute(
+        ctx, settlement_for, terms=terms, quality_score=quality, remaining_trend=trend, members=members
     )
 
 
-def _money(v: float) -> str:
-    return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"
+_money = formats.whole_dollars
 
 
 found = contracts_for_viewer(ctx.ws, ctx.viewer)
@@ -59,16 +37,8 @@ labels = {f"{t.provider_organization} — {t.performance_year} ({t.contract_id})
 default = next((i for i, t in enumerate(found) if t.performance_year == ctx.period.end.year), 0)
 choice = st.selectbox("Contract and performance year", list(labels), index=default, key="settle_contract")
 terms = labels[choice]
-key = (
-    str(ctx.ws.data_dir),
-    ctx.build_id,
-    ctx.registry.fingerprint,
-    ctx.viewer.key,
-    str(terms.path),
-    terms.path.stat().st_mtime if terms.path else 0.0,
-)
 try:
-    agreed = _settle(*key, None, 0.0, None)
+    agreed = _settle(terms, None, 0.0, None)
 except NotEntitled as exc:
     st.info(str(exc))
     st.stop()
@@ -148,48 +118,7 @@ st.markdown(
     f"{'savings' if gross >= 0 else 'losses'} **{_money(abs(gross))}**; then the sharing rules and "
     f"limits give the final payment **{_money(by_key['final_payment']['value'])}**."
 )
-fig = make_subplots(
-    rows=1,
-    cols=2,
-    column_widths=[0.45, 0.55],
-    horizontal_spacing=0.09,
-    subplot_titles=(
-        "Benchmark − actual = gross savings / losses",
-        "Gross savings / losses → final payment (own scale)",
-    ),
-)
-for col, stage in ((1, "expenditure"), (2, "sharing")):
-    part = [b for b in bars if b["stage"] == stage]
-    levels, level = [], 0.0
-    for b in part:
-        level = b["value"] if b["measure"] in ("absolute", "total") else level + b["value"]
-        levels.append(level)
-    fig.add_trace(
-        go.Waterfall(
-            x=[b["label"] for b in part],
-            y=[0 if b["measure"] == "total" else b["value"] for b in part],
-            measure=[b["measure"] for b in part],
-            text=[_money(b["value"]) for b in part],
-            textposition="outside",
-            textfont=dict(size=15),
-            cliponaxis=False,
-            increasing=dict(marker=dict(color=widgets.BLUE)),
-            decreasing=dict(marker=dict(color=widgets.ORANGE)),
-            totals=dict(marker=dict(color=widgets.GREY)),
-            connector=dict(line=dict(color=widgets.LIMIT)),
-        ),
-        row=1,
-        col=col,
-    )
-    lo, hi = min(0.0, *levels), max(0.0, *levels)
-    pad = 0.18 * max(hi - lo, 1.0)
-    fig.update_yaxes(range=[lo - pad, hi + pad], row=1, col=col)
-fig.update_yaxes(tickformat="$,.3s", gridcolor="#EEEEEE", zeroline=True, zerolinecolor=widgets.INK)
-fig.update_xaxes(tickfont=dict(size=14), tickangle=0)
-fig.update_annotations(font=dict(size=15))
-fig.update_layout(
-    height=470, font=widgets.FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10), showlegend=False
-)
+fig = charts.waterfall_figure(bars)
 st.plotly_chart(fig, key="settle_waterfall")
 st.caption(
     "Left: benchmark expenditure less actual expenditure is the gross savings (or losses). Right, on "
@@ -250,7 +179,7 @@ with w3:
         key="wi_members",
         help="Changes the sliding minimum savings rate.",
     )
-what_if = _settle(*key, float(q), trend / 100.0, int(members))
+what_if = _settle(terms, float(q), trend / 100.0, int(members))
 wi = {r["key"]: r for r in what_if.settlement.rows()}
 st.dataframe(
     pd.DataFrame(

@@ -28,7 +28,8 @@ import numpy as np
 import pytest
 
 from vbc import completion
-from vbc.engine import Period, compute_metrics
+from vbc.engine import compute_metrics
+from vbc.periods import Period
 from vbc.registry import load_registry
 from vbc.security import Viewer
 

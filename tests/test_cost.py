@@ -12,7 +12,8 @@ import pytest
 from tests.conftest import copy_extract, write_table
 from tests.test_marts_demo import _read, plain_member_months
 from vbc import cost
-from vbc.engine import Period, compute_metrics
+from vbc.engine import compute_metrics
+from vbc.periods import Period
 from vbc.registry import load_registry
 from vbc.security import NotEntitled, Viewer
 from vbc.terms import HighCostCap

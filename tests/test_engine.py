@@ -15,7 +15,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import built_workspace
-from vbc.engine import Period, compute_metrics, export_rows
+from vbc.engine import compute_metrics, export_rows
+from vbc.periods import Period
 from vbc.registry import load_registry
 from vbc.security import NotEntitled, Viewer
 

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import built_workspace, copy_extract, write_table
-from vbc.engine import Period, compute_metrics
+from vbc.engine import compute_metrics
+from vbc.periods import Period
 from vbc.registry import load_registry
 from vbc.security import Viewer
 

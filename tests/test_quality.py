@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import _elig, _line, built_workspace, write_table
 from vbc import cli, quality, spc
-from vbc.engine import Period, compute_metrics, export_rows
+from vbc.engine import compute_metrics, export_rows
+from vbc.periods import Period
 from vbc.registry import load_registry
 from vbc.security import NotEntitled, Viewer
 

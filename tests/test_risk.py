@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import built_workspace, write_table
 from vbc import risk
-from vbc.engine import Period
+from vbc.periods import Period
 from vbc.security import NotEntitled, Viewer
 
 PERIOD = Period.from_months("2025-01", "2025-06")

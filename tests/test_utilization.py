@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import pytest
 
-from vbc.engine import PER_1000_SCALE, Period, compute_metrics
+from vbc.engine import PER_1000_SCALE, compute_metrics
+from vbc.periods import Period
 from vbc.registry import load_registry
 from vbc.security import Viewer
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from vbc.formats import format_value
+from vbc.formats import format_value, whole_dollars
 from vbc.registry import Metric
 
 GREY = "#7F7F7F"
@@ -289,3 +290,52 @@ def completion_figure(
         dict(title=y_title, tickformat="$,.0f", rangemode="tozero"),
         dict(type="category", nticks=12),
     )
+
+
+def waterfall_figure(bars: list[dict]) -> go.Figure:
+    """A settlement from benchmark to final payment (vbc.settlement.waterfall's bars), in two panels,
+    each on its own scale: the sharing steps are a few percent of the benchmark and would be
+    invisible on its scale."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.45, 0.55],
+        horizontal_spacing=0.09,
+        subplot_titles=(
+            "Benchmark − actual = gross savings / losses",
+            "Gross savings / losses → final payment (own scale)",
+        ),
+    )
+    for col, stage in ((1, "expenditure"), (2, "sharing")):
+        part = [b for b in bars if b["stage"] == stage]
+        levels, level = [], 0.0
+        for b in part:
+            level = b["value"] if b["measure"] in ("absolute", "total") else level + b["value"]
+            levels.append(level)
+        fig.add_trace(
+            go.Waterfall(
+                x=[b["label"] for b in part],
+                y=[0 if b["measure"] == "total" else b["value"] for b in part],
+                measure=[b["measure"] for b in part],
+                text=[whole_dollars(b["value"]) for b in part],
+                textposition="outside",
+                textfont=dict(size=15),
+                cliponaxis=False,
+                increasing=dict(marker=dict(color=BLUE)),
+                decreasing=dict(marker=dict(color=ORANGE)),
+                totals=dict(marker=dict(color=GREY)),
+                connector=dict(line=dict(color=LIMIT)),
+            ),
+            row=1,
+            col=col,
+        )
+        lo, hi = min(0.0, *levels), max(0.0, *levels)
+        pad = 0.18 * max(hi - lo, 1.0)
+        fig.update_yaxes(range=[lo - pad, hi + pad], row=1, col=col)
+    fig.update_yaxes(tickformat="$,.3s", gridcolor="#EEEEEE", zeroline=True, zerolinecolor=INK)
+    fig.update_xaxes(tickfont=dict(size=14), tickangle=0)
+    fig.update_annotations(font=dict(size=15))
+    fig.update_layout(
+        height=470, font=FONT, plot_bgcolor="white", margin=dict(l=10, r=10, t=50, b=10), showlegend=False
+    )
+    return fig

@@ -9,7 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from vbc.engine import GROUPINGS, Period, compute_metrics, data_period, export_rows, organizations, stamp
+from vbc.engine import GROUPINGS, compute_metrics, data_period, export_rows, organizations, stamp
+from vbc.periods import Period
 from vbc.registry import MetricDefinitionError, load_registry
 from vbc.security import Viewer
 from vbc.workspace import NoBuildError, Workspace
@@ -649,6 +650,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+# How a value is written in the synopsis when its option names no metavar of its own.
+VALUE_NAMES = {
+    "data": "DIR",
+    "out": "DIR",
+    "start": "YYYY-MM",
+    "end": "YYYY-MM",
+    "since": "YYYY-MM-DD",
+    "viewer": "payer|joint|org:NAME",
+    "metric": "ID",
+    "contract": "FILE",
+    "file": "FILE",
+    "members": "N",
+    "months": "N",
+    "seed": "N",
+    "benchmark_pmpm": "DOLLARS",
+    "actual_pmpm": "DOLLARS",
+    "member_months": "N",
+    "quality_score": "0-100",
+}
+
+
 def _option_text(action: argparse.Action) -> str:
     flag = max(action.option_strings, key=len)
     if action.nargs == 0:
@@ -656,7 +678,7 @@ def _option_text(action: argparse.Action) -> str:
     if action.choices:
         value = "|".join(str(c) for c in action.choices)
     else:
-        value = action.metavar or action.dest.upper()
+        value = action.metavar or VALUE_NAMES.get(action.dest, action.dest.upper())
     if action.nargs in ("+", "*"):
         value = f"{value} ..."
     return f"{flag} {value}"

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from vbc import completion, stats, suppression
-from vbc.periods import Period, month_end, parse_month  # noqa: F401 (parse_month: until callers move to vbc.periods)
+from vbc.periods import Period, month_end
 from vbc.registry import Metric, Registry, create_shared
 from vbc.scope import clean_filters, member_scope
 from vbc.security import Viewer, is_small

@@ -45,3 +45,8 @@ def reading_text(res: dict, rules_prefix: str = "") -> str:
     target = f" **Against target:** {res['assurance']}." if res.get("assurance") else ""
     why = "".join(f" {d[:1].upper()}{d[1:]}." for d in res.get("detail") or [])
     return f"**Reading:** {res['reading']}{rules}.{why}{trial}{target}"
+
+
+def whole_dollars(v: float) -> str:
+    """Dollars rounded to the dollar, a minus sign in front: -$1,234."""
+    return f"-${-v:,.0f}" if v < 0 else f"${v:,.0f}"

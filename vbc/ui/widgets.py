@@ -13,7 +13,6 @@ import pandas as pd
 import streamlit as st
 
 from vbc import audit, charts
-from vbc.charts import BLUE, FONT, GREY, INK, LIMIT, ORANGE  # noqa: F401  (until pages/settlement.py moves to vbc.charts)
 from vbc.formats import format_count, format_value, interval_text, reading_text
 from vbc.registry import Metric
 from vbc.ui.context import Context
