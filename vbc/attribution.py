@@ -507,8 +507,12 @@ def gains_losses(
     """,
         params,
     ).df()
-    # Every reason for every month and group, zeros included, so the table (and any suppression
-    # pattern) has the same shape whatever happened.
+    return _every_reason(df, viewer, months, level)
+
+
+def _every_reason(df: pd.DataFrame, viewer: Viewer, months: list[date], level: str) -> pd.DataFrame:
+    """Every reason for every month and group, zeros included, so the table (and any suppression
+    pattern) has the same shape whatever happened."""
     month_labels = [f"{m:%Y-%m}" for m in months]
     keys = df[["organization", *(["tin"] if level == "tin" else [])]].drop_duplicates()
     if viewer.kind == "org" and keys.empty and level == "organization":
@@ -522,9 +526,8 @@ def gains_losses(
     df["members"] = df["members"].fillna(0).astype("int64")
     df = df.sort_values(["month", *keys.columns, "direction", "reason"], kind="stable").reset_index(drop=True)
     if viewer.suppresses:
-        df = suppress_counts(df, "members", ["month", *keys.columns])
-    else:
-        df["suppressed"] = False
+        return suppress_counts(df, "members", ["month", *keys.columns])
+    df["suppressed"] = False
     return df
 
 
