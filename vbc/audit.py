@@ -7,7 +7,8 @@ and the data stamp the numbers came from; never a member-level value: a row hold
 for, not what was returned.
 
 Actions: sign_in, sign_in_failed, sign_out, session_expired, page_view, care_gap_view, export,
-account_add, account_disable, account_enable, account_password.
+account_add, account_disable, account_enable, account_password; and for what the committee
+writes, annotation_*, action_*, meeting_* and decision_* (the item's id, never its text).
 """
 
 from __future__ import annotations
@@ -34,6 +35,19 @@ ACTIONS = (
     "account_disable",
     "account_enable",
     "account_password",
+    # What the committee writes (vbc.collab): one row per change, naming the item, never its text.
+    "annotation_add",
+    "annotation_edit",
+    "annotation_delete",
+    "annotation_import",
+    "action_add",
+    "action_update",
+    "action_delete",
+    "meeting_open",
+    "meeting_edit",
+    "decision_add",
+    "decision_edit",
+    "decision_delete",
 )
 # Filter names a row may carry; anything else is refused so no member value slips in by accident.
 DETAIL_KEYS = frozenset(
@@ -57,6 +71,9 @@ DETAIL_KEYS = frozenset(
         "since",
         "until",
         "presenting",
+        "meeting_id",
+        "item_id",
+        "status",
     }
 )
 COLUMNS = [

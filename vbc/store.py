@@ -1,5 +1,5 @@
-"""The state store: what people write (accounts, sign-ins, the audit log; next annotations, action
-items and meetings), kept apart from the marts because it must survive every rebuild.
+"""The state store: what people write (accounts, sign-ins, the audit log, meetings, annotations,
+action items and decisions), kept apart from the marts because it must survive every rebuild.
 
 One SQLAlchemy Core schema on two databases: a SQLite file in WAL mode in the data directory's
 state directory (next to the `marts-*.duckdb` builds, which are pruned by name and never touch
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    Date,
     DateTime,
     Engine,
     ForeignKey,
@@ -120,6 +121,119 @@ audit_log = Table(
 )
 
 
+# Meetings and what people write at and between them: annotations on the charts, action items,
+# decisions. Every row carries `version` (optimistic concurrency: an UPDATE names the version it
+# read and changes nothing when someone saved first) and a soft delete (`deleted_at`), and every
+# change is appended to `revisions`, so nothing written is lost to a rebuild, a restart or a
+# colleague saving at the same moment.
+meetings = Table(
+    "meetings",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("held_on", Date, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("organization", String(200)),
+    Column("attendees", Text, nullable=False),
+    Column("period_start", String(7), nullable=False),
+    Column("period_end", String(7), nullable=False),
+    Column("stamp", Text, nullable=False),
+    Column("fingerprint", String(64)),
+    Column("paid_through", String(10)),
+    Column("snapshot", Text),
+    Column("created_by", String(320), nullable=False),
+    Column("created_side", String(220), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_by", String(320), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("deleted_at", DateTime),
+    Column("deleted_by", String(320)),
+)
+
+annotations = Table(
+    "annotations",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("metric_id", String(100)),
+    Column("organization", String(200)),
+    Column("start_month", String(7), nullable=False),
+    Column("end_month", String(7), nullable=False),
+    Column("title", String(120), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("visibility", String(220), nullable=False),
+    Column("change_point", Boolean, nullable=False, default=False),
+    Column("meeting_id", ID, ForeignKey("meetings.id")),
+    Column("created_by", String(320), nullable=False),
+    Column("created_side", String(220), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_by", String(320), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("deleted_at", DateTime),
+    Column("deleted_by", String(320)),
+    Index("ix_annotations_months", "start_month", "end_month"),
+)
+
+action_items = Table(
+    "action_items",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("what", Text, nullable=False),
+    Column("owner_party", String(220), nullable=False),
+    Column("owner_person", String(320), nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("metric_id", String(100)),
+    Column("organization", String(200)),
+    Column("meeting_id", ID, ForeignKey("meetings.id")),
+    Column("created_by", String(320), nullable=False),
+    Column("created_side", String(220), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_by", String(320), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("deleted_at", DateTime),
+    Column("deleted_by", String(320)),
+    Index("ix_action_items_due", "due_on"),
+)
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("meeting_id", ID, ForeignKey("meetings.id"), nullable=False),
+    Column("decision", Text, nullable=False),
+    Column("rationale", Text, nullable=False),
+    Column("metric_id", String(100)),
+    Column("organization", String(200)),
+    Column("created_by", String(320), nullable=False),
+    Column("created_side", String(220), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_by", String(320), nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("deleted_at", DateTime),
+    Column("deleted_by", String(320)),
+)
+
+revisions = Table(
+    "revisions",
+    metadata,
+    Column("id", ID, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("item_id", ID, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("by", String(320), nullable=False),
+    Column("change", String(20), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16)),
+    Column("comment", Text),
+    Column("snapshot", Text, nullable=False),
+    Index("ix_revisions_item", "kind", "item_id"),
+)
+
+
 # ------------------------------------------------------------------ migrations, oldest first
 def _m001_accounts_sessions_audit(conn: Connection) -> None:
     """Accounts, sign-in sessions and the append-only audit log (issue 13)."""
@@ -201,8 +315,103 @@ def _append_only(conn: Connection, table: str) -> None:
     )
 
 
+def _m002_meetings_annotations_actions(conn: Connection) -> None:
+    """Meetings, annotations, action items, decisions and their append-only revisions."""
+    md = MetaData()
+
+    def audit_columns() -> list[Column]:
+        return [
+            Column("created_by", String(320), nullable=False),
+            Column("created_side", String(220), nullable=False),
+            Column("created_at", DateTime, nullable=False),
+            Column("updated_by", String(320), nullable=False),
+            Column("updated_at", DateTime, nullable=False),
+            Column("version", Integer, nullable=False),
+            Column("deleted_at", DateTime),
+            Column("deleted_by", String(320)),
+        ]
+
+    Table(
+        "meetings",
+        md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("held_on", Date, nullable=False),
+        Column("title", String(200), nullable=False),
+        Column("organization", String(200)),
+        Column("attendees", Text, nullable=False),
+        Column("period_start", String(7), nullable=False),
+        Column("period_end", String(7), nullable=False),
+        Column("stamp", Text, nullable=False),
+        Column("fingerprint", String(64)),
+        Column("paid_through", String(10)),
+        Column("snapshot", Text),
+        *audit_columns(),
+    )
+    Table(
+        "annotations",
+        md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("metric_id", String(100)),
+        Column("organization", String(200)),
+        Column("start_month", String(7), nullable=False),
+        Column("end_month", String(7), nullable=False),
+        Column("title", String(120), nullable=False),
+        Column("text", Text, nullable=False),
+        Column("visibility", String(220), nullable=False),
+        Column("change_point", Boolean, nullable=False, default=False),
+        Column("meeting_id", ID, ForeignKey("meetings.id")),
+        *audit_columns(),
+        Index("ix_annotations_months", "start_month", "end_month"),
+    )
+    Table(
+        "action_items",
+        md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("what", Text, nullable=False),
+        Column("owner_party", String(220), nullable=False),
+        Column("owner_person", String(320), nullable=False),
+        Column("due_on", Date, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("metric_id", String(100)),
+        Column("organization", String(200)),
+        Column("meeting_id", ID, ForeignKey("meetings.id")),
+        *audit_columns(),
+        Index("ix_action_items_due", "due_on"),
+    )
+    Table(
+        "decisions",
+        md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("meeting_id", ID, ForeignKey("meetings.id"), nullable=False),
+        Column("decision", Text, nullable=False),
+        Column("rationale", Text, nullable=False),
+        Column("metric_id", String(100)),
+        Column("organization", String(200)),
+        *audit_columns(),
+    )
+    Table(
+        "revisions",
+        md,
+        Column("id", ID, primary_key=True, autoincrement=True),
+        Column("kind", String(20), nullable=False),
+        Column("item_id", ID, nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("at", DateTime, nullable=False),
+        Column("by", String(320), nullable=False),
+        Column("change", String(20), nullable=False),
+        Column("from_status", String(16)),
+        Column("to_status", String(16)),
+        Column("comment", Text),
+        Column("snapshot", Text, nullable=False),
+        Index("ix_revisions_item", "kind", "item_id"),
+    )
+    md.create_all(conn)
+    _append_only(conn, "revisions")
+
+
 MIGRATIONS: list[Callable[[Connection], None]] = [
     _m001_accounts_sessions_audit,
+    _m002_meetings_annotations_actions,
 ]
 LATEST = len(MIGRATIONS)
 
