@@ -232,7 +232,8 @@ def import_csv(
     missing = [c for c in ("start_month", "title") if c not in (reader.fieldnames or [])]
     if missing:
         raise Invalid(f"line 1: missing column(s) {', '.join(missing)}; expected {', '.join(CSV_COLUMNS)}")
-    unknown = sorted(set(reader.fieldnames) - {*EXPORT_COLUMNS})
+    # An export read back in: its id, author and stamp columns are the export's, not new input.
+    unknown = sorted(c for c in set(reader.fieldnames) - {*EXPORT_COLUMNS} if not c.startswith("stamp_"))
     if unknown:
         raise Invalid(f"line 1: unknown column(s) {', '.join(unknown)}; expected {', '.join(CSV_COLUMNS)}")
     metrics = set(known_metrics) if known_metrics is not None else None

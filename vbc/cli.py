@@ -529,6 +529,140 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ------------------------------------------------------------------ meetings, annotations, packets
+def _author(side: str | None = None):
+    """The command line writes as its operating-system user, on the payer's side unless --side
+    names an organization (the data's owner runs it; an organization's staff say so)."""
+    from vbc import audit
+    from vbc.collab import Author
+
+    viewer = Viewer.parse(side or "payer")
+    if viewer.kind == "joint":
+        raise ValueError("--side is payer or org:NAME")
+    actor = audit.cli_actor(viewer.key)
+    return Author(actor.account, "org" if viewer.kind == "org" else "cli", viewer.organization, viewer, actor)
+
+
+def cmd_annotations_import(args: argparse.Namespace) -> int:
+    """Every row of a CSV saved in one transaction; a bad row is refused with its line number."""
+    from vbc import annotations
+    from vbc.collab import Invalid, NotAllowed
+
+    ws = open_ready(args.data)
+    registry = load_registry()
+    author = _author(args.side)
+    text = Path(args.file).read_text(encoding="utf-8-sig")
+    try:
+        saved = annotations.import_csv(_store(args), author, text, registry.metrics, organizations(ws))
+    except (Invalid, NotAllowed) as exc:
+        _err(f"error: {args.file}, {exc}; nothing was imported")
+        return EXIT_INVALID
+    print(f"Imported {len(saved)} annotation(s) from {args.file}.")
+    return EXIT_OK
+
+
+def cmd_annotations_export(args: argparse.Namespace) -> int:
+    from vbc import annotations
+
+    viewer = Viewer.parse(args.viewer)
+    rows = annotations.export_rows(annotations.visible(_store(args), viewer))
+    doc_stamp = {"source": "annotations", "viewer": viewer.key}
+    _write(
+        _audited(args.data, doc_stamp, rows, "annotations export", {"format": args.format}), rows, args.format
+    )
+    return EXIT_OK
+
+
+def cmd_meeting_new(args: argparse.Namespace) -> int:
+    """Open a meeting (the data stamp and the joint view's numbers as they are now); print its id."""
+    from datetime import date
+
+    from vbc import meetings
+    from vbc.collab import Invalid, NotAllowed
+
+    ws = open_ready(args.data)
+    try:
+        meeting = meetings.open_meeting(
+            _store(args),
+            _author(args.side),
+            ws,
+            load_registry(),
+            held_on=date.fromisoformat(args.date),
+            title=args.title,
+            organization=args.organization,
+            attendees=args.attendees or "",
+        )
+    except (Invalid, NotAllowed) as exc:
+        _err(f"error: {exc}")
+        return EXIT_USAGE
+    print(meeting.id)
+    return EXIT_OK
+
+
+def cmd_packet(args: argparse.Namespace) -> int:
+    """The meeting packet (PDF or PowerPoint) for a viewer, written to --out; audited as an export."""
+    from vbc import agenda, audit, meetings, packet
+    from vbc.security import NotEntitled
+
+    ws = open_ready(args.data)
+    registry = load_registry()
+    viewer = known_viewer(ws, args.viewer)
+    store = _store(args)
+    try:
+        meeting = meetings.get(store, args.meeting, viewer)
+    except NotEntitled as exc:
+        _err(f"error: {exc}")
+        return EXIT_INVALID
+    if meeting is None:
+        _err(f"error: no meeting {args.meeting}")
+        return EXIT_USAGE
+    try:
+        doc = agenda.assemble(ws, registry, store, meeting, viewer)
+        data = packet.render(doc, args.format)
+    except (NotEntitled, packet.PacketError) as exc:
+        _err(f"error: {exc}")
+        return EXIT_INVALID
+    out = Path(args.out)
+    out.write_bytes(data)
+    packet.audit_packet(store, audit.cli_actor(viewer.key), doc, args.format, out.name)
+    print(f"Wrote {out} ({len(doc.sections)} sections, viewer {viewer.key}).")
+    return EXIT_OK
+
+
+def _meeting_parsers(sub) -> None:
+    an = sub.add_parser("annotations", help="annotations on the charts: import or export as CSV")
+    ann = an.add_subparsers(dest="annotations_command", required=True)
+    imp = ann.add_parser("import", help="add every row of a CSV (one transaction; a bad row stops it all)")
+    imp.add_argument("--data", required=True, metavar="DIR")
+    imp.add_argument("--file", required=True, metavar="FILE")
+    imp.add_argument("--side", metavar="payer|org:NAME", help="whose side writes (default payer)")
+    imp.set_defaults(func=cmd_annotations_import)
+    exp = ann.add_parser("export", help="the annotations a viewer may see")
+    exp.add_argument("--data", required=True, metavar="DIR")
+    exp.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
+    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    exp.set_defaults(func=cmd_annotations_export)
+
+    mt = sub.add_parser("meeting", help="joint meetings: open one")
+    mts = mt.add_subparsers(dest="meeting_command", required=True)
+    new = mts.add_parser("new", help="open a meeting with the data stamp of now; prints its id")
+    new.add_argument("--data", required=True, metavar="DIR")
+    new.add_argument("--date", required=True, metavar="YYYY-MM-DD")
+    new.add_argument("--organization", metavar="NAME", help="the organization reviewed (default all)")
+    new.add_argument("--title", metavar="T")
+    new.add_argument("--attendees", metavar="'NAME; NAME'", help="attendees, separated by semicolons")
+    new.add_argument("--side", metavar="payer|org:NAME", help="whose side opens it (default payer)")
+    new.set_defaults(func=cmd_meeting_new)
+
+    pk = sub.add_parser("packet", help="a meeting's packet (PDF or PowerPoint) for a viewer")
+    pk.add_argument("--data", required=True, metavar="DIR")
+    pk.add_argument("--meeting", required=True, type=int, metavar="ID")
+    pk.add_argument("--viewer", default="joint", help="payer | joint | org:NAME")
+    pk.add_argument("--format", choices=("pdf", "pptx"), required=True)
+    pk.add_argument("--out", required=True, metavar="FILE")
+    pk.set_defaults(func=cmd_packet)
+
+
 def _users_parser(sub) -> None:
     u = sub.add_parser("users", help="accounts: add, list, disable, set-password")
     users = u.add_subparsers(dest="users_command", required=True)
@@ -647,6 +781,7 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--action", action="extend", nargs="+", metavar="ACTION", help="only these actions")
     au.add_argument("--format", choices=("csv", "json"), default="csv")
     au.set_defaults(func=cmd_audit)
+    _meeting_parsers(sub)
     return p
 
 
