@@ -61,9 +61,16 @@ else:
         "every total and listed below."
     )
     st.dataframe(
-        netted.assign(
-            reversed_dollars=netted["reversed_dollars"].map("${:,.2f}".format),
-            orphan_dollars=netted["orphan_dollars"].map("${:,.2f}".format),
+        pd.DataFrame(
+            {
+                "Table": netted["table"],
+                "Lines delivered": netted["lines_delivered"].map("{:,}".format),
+                "Lines after netting": netted["lines_after_netting"].map("{:,}".format),
+                "Dollars reversed": netted["reversed_dollars"].map(lambda v: f"${-v:,.2f}"),
+                "Claims replaced": netted["claims_replaced"],
+                "Orphan reversal lines": netted["orphan_lines"],
+                "Orphan dollars": netted["orphan_dollars"].map(lambda v: f"${-v:,.2f}"),
+            }
         ),
         hide_index=True,
     )
@@ -84,16 +91,33 @@ if tables.empty:
 else:
     if ctx.ws.good.get("accepted_shrink"):
         st.warning("This delivery shrank against the previous build and was taken with --accept-shrink.")
-    st.dataframe(tables, hide_index=True)
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "Table": tables["table"],
+                "Rows in the last good build": tables["rows_before"].map(
+                    lambda v: "" if pd.isna(v) else f"{int(v):,}"
+                ),
+                "Rows now": tables["rows_now"].map("{:,}".format),
+            }
+        ),
+        hide_index=True,
+    )
     if months.empty:
         st.caption("No incurred month's paid dollars changed by more than 1%.")
     else:
         st.markdown("Incurred months whose paid dollars changed by more than 1%:")
         st.dataframe(
-            months.assign(
-                paid_before=months["paid_before"].map(lambda v: "" if pd.isna(v) else f"${v:,.2f}"),
-                paid_now=months["paid_now"].map("${:,.2f}".format),
-                change=months["change"].map(lambda v: "new" if pd.isna(v) else f"{v:+.1%}"),
+            pd.DataFrame(
+                {
+                    "Table": months["table"],
+                    "Incurred month": months["month"],
+                    "Paid in the last good build": months["paid_before"].map(
+                        lambda v: "" if pd.isna(v) else f"${v:,.2f}"
+                    ),
+                    "Paid now": months["paid_now"].map("${:,.2f}".format),
+                    "Change": months["change"].map(lambda v: "new" if pd.isna(v) else f"{v:+.1%}"),
+                }
             ),
             hide_index=True,
         )

@@ -434,7 +434,7 @@ def test_data_health_shows_corrections_orphans_and_the_comparison(small_extract,
     at = _page("pages/data_health.py", small_extract, tmp_path / "st", monkeypatch)
     tables = [str(df.value.to_dict()) for df in at.dataframe]
     assert any("old9" in t for t in tables)  # the orphan, with its claim id
-    assert any("lines_after_netting" in t for t in tables)
+    assert any("Lines after netting" in t for t in tables)
     assert any("2025-03" in t and "-2.0%" in t for t in tables)  # March against the last build
     text = " ".join(w.value for w in at.warning)
     assert "reverse claims that are not in the extract" in text

@@ -41,7 +41,10 @@ def stats(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def compare(previous: dict | None, current: dict) -> list[dict]:
-    """Per table and per incurred month: the last good build's figures beside this delivery's."""
+    """Per table and per incurred month: the last good build's figures beside this delivery's
+    (nothing for a first build, which has nothing to be compared with)."""
+    if not (previous or {}).get("delivery"):
+        return []
     out = []
     before = (previous or {}).get("delivery") or {}
     for table, n in current["rows"].items():
