@@ -33,17 +33,12 @@ choice = st.radio(
     "Measure", HEADLINE, format_func=lambda m: metrics[m].name, horizontal=True, key="overview_trend"
 )
 # Every month of data, whatever the period: a season and a phase can only be judged over years.
-chart = context.spc_chart(ctx, choice, target=metrics[choice].target)
+# Dollars are charted completed for claims run-out, so recent months never read as a drop.
+charted = ctx.registry.completed_of(choice) or metrics[choice]
+chart = context.spc_chart(ctx, charted.id, target=charted.target)
 if chart["series"]["suppressed"].any():
     st.info("Some months are suppressed in the de-identified view (fewer than 11 people or events).")
-widgets.spc_chart(
-    metrics[choice],
-    chart["months"],
-    chart["values"],
-    chart,
-    target=metrics[choice].target,
-    key="overview_spc",
-)
+widgets.spc_chart(charted, chart["months"], chart["values"], chart, target=charted.target, key="overview_spc")
 if not ctx.ws.good.get("paid_dates", True):
     widgets.no_paid_dates_note()
 elif incomplete_set:
@@ -51,12 +46,17 @@ elif incomplete_set:
         f"Incurred months {min(incomplete_set)} to {max(incomplete_set)} are inside the claims run-out "
         f"window at the paid-through date {ctx.stamp['paid_through']} (from how long claims in this "
         "extract take to be paid): they are drawn hollow and kept out of the limits, because their "
-        "claims are still arriving. The Cost page shows them completed."
+        "claims are still arriving"
+        + (
+            "; dollars are shown completed (the Cost page shows the range)."
+            if charted.completed_from
+            else "."
+        )
     )
 widgets.csv_download(
     pd.DataFrame(readings.point_rows(chart)),
     ctx.stamp,
-    f"{choice}_spc_by_month.csv",
+    f"{charted.id}_spc_by_month.csv",
     key="overview_csv",
-    metric_ids=[choice],
+    metric_ids=[charted.id],
 )

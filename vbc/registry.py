@@ -428,6 +428,11 @@ class Registry:
     def __iter__(self):
         return iter(self.metrics.values())
 
+    def completed_of(self, metric_id: str) -> Metric | None:
+        """The metric completing `metric_id` for claims run-out, if the definitions declare one
+        (a trend of dollars is drawn completed, never as a raw drop in its recent months)."""
+        return next((m for m in self if m.completed_from == metric_id), None)
+
     def for_page(self, page: str) -> list[Metric]:
         """The metrics a page shows, in the order their definitions give (`display:`)."""
         shown = [m for m in self if page in m.display]
