@@ -10,7 +10,7 @@ from vbc.engine import data_period
 from vbc.marts import CATEGORY_LABELS, SERVICE_CATEGORIES
 from vbc.scope import organization_in_view
 from vbc.security import NotEntitled
-from vbc.ui import context, widgets
+from vbc.ui import context, notes, widgets
 
 ctx = context.current()
 widgets.header(ctx, "Cost of care")
@@ -135,6 +135,7 @@ widgets.completion_chart(
     benchmark=bench[0] if (bench and cat == "total") else None,
     paid_through=paid_through,
     key="cost_completion_chart",
+    metric_id="total_cost_pmpm" if cat == "total" else f"pmpm_{cat}",
 )
 n_inc = int(trend["incomplete"].sum())
 st.caption(
@@ -164,7 +165,14 @@ st.caption(
         else " A single catastrophic case can make a month a signal: compare with the cap on."
     )
 )
-widgets.csv_download(trend, ctx.stamp, f"pmpm_{cat}_completed_by_month.csv", key="cost_trend_csv")
+notes.notes_table(ctx, notes.for_chart(ctx, chart_id, chart["organization"]), "cost_notes")
+notes.annotate_form(ctx, chart_id, chart["months"], "cost_note")
+widgets.csv_download(
+    notes.with_notes(ctx, trend, chart_id, chart["organization"]),
+    ctx.stamp,
+    f"pmpm_{cat}_completed_by_month.csv",
+    key="cost_trend_csv",
+)
 
 # ------------------------------------------------------------------ by category
 st.subheader(f"By service category, {ctx.period.label}")

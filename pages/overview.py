@@ -4,10 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from vbc import readings
-from vbc.ui import context, widgets
+from vbc.ui import context, notes, widgets
 
 ctx = context.current()
 widgets.header(ctx, "Overview")
+notes.overdue_banner(ctx)
 
 metrics = {m.id: m for m in ctx.registry.for_page("overview")}
 HEADLINE = list(metrics)
@@ -53,8 +54,11 @@ elif incomplete_set:
             else "."
         )
     )
+chart_notes = notes.for_chart(ctx, choice, chart["organization"])
+notes.notes_table(ctx, chart_notes, "overview_notes")
+notes.annotate_form(ctx, choice, chart["months"], "overview_note")
 widgets.csv_download(
-    pd.DataFrame(readings.point_rows(chart)),
+    notes.with_notes(ctx, pd.DataFrame(readings.point_rows(chart)), choice, chart["organization"]),
     ctx.stamp,
     f"{charted.id}_spc_by_month.csv",
     key="overview_csv",

@@ -7,7 +7,7 @@ import streamlit as st
 from vbc import formats, quality
 from vbc.scope import organization_in_view
 from vbc.terms import contract_of
-from vbc.ui import context, widgets
+from vbc.ui import context, notes, widgets
 
 ctx = context.current()
 widgets.header(ctx, "Quality")
@@ -174,6 +174,9 @@ else:
         + "The dotted blue line is the rolling 12-month rate (for the trend only: overlapping "
         "windows are not independent, so the rules never run on it)."
     )
+notes.notes_table(ctx, notes.for_chart(ctx, m.id, res["organization"]), "q_notes")
+notes.annotate_form(ctx, m.id, months, "q_note")
+notes.metric_actions(ctx, m.id, res.get("reading"))
 note = quality.monthly_note(m)
 if note:
     st.markdown(f"**What a month on this chart means.** {note}")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from vbc import readings, seasonality
 from vbc.engine import PER_1000_SCALE
-from vbc.ui import context, widgets
+from vbc.ui import context, notes, widgets
 
 ctx = context.current()
 widgets.header(ctx, "Utilization")
@@ -66,8 +66,10 @@ if metric.kind == "per_1000":
                 else ""
             )
         )
+notes.notes_table(ctx, notes.for_chart(ctx, choice, chart["organization"]), "util_notes")
+notes.annotate_form(ctx, choice, chart["months"], "util_note")
 widgets.csv_download(
-    pd.DataFrame(readings.point_rows(chart)),
+    notes.with_notes(ctx, pd.DataFrame(readings.point_rows(chart)), choice, chart["organization"]),
     ctx.stamp,
     f"{choice}_spc_by_month.csv",
     key="util_csv",

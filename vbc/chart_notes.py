@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 NOTE = "#CC79A7"  # Okabe-Ito reddish purple: apart from the signal colours (blue, orange) and grey
 MAX_ROWS = 5
-ROW_STEP = 0.075
+ROW_STEP = 0.09  # the same step as vbc.charts' change-point labels
 CHAR_PX = 7.6  # average width of a 13-px label character
 GAP = 0.3  # months kept free between two labels on a row
 

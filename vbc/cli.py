@@ -176,6 +176,7 @@ def cmd_spc(args: argparse.Namespace) -> int:
     phase, what it was judged against, its rule flags and the reading, from the function the pages
     call (vbc.readings.chart_for)."""
     from vbc import readings
+    from vbc.agenda import all_change_points
     from vbc.spc import ChangePointError
     from vbc.terms import HighCostCap
 
@@ -195,6 +196,8 @@ def cmd_spc(args: argparse.Namespace) -> int:
             end=args.end,
             cap=cap,
             target=metric.target,
+            # The charts the pages draw: change_points.yaml and the annotations marked as change points.
+            change_points=all_change_points(ws, _store(args)),
         )
     except ChangePointError as exc:
         _err(f"error: {exc}")

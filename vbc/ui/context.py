@@ -158,15 +158,17 @@ def incomplete_months(ctx: Context) -> list[str]:
 
 
 def change_points(ctx: Context) -> tuple:
-    """The data directory's declared change points (read on every run, so an edit shows at once;
-    they are part of each chart's cache key). A malformed file is said on the page and ignored."""
-    from vbc import spc
+    """The data directory's declared change points and the annotations marked as change points
+    (read on every run, so an edit shows at once; they are part of each chart's cache key). A
+    malformed file is said on the page and ignored; the annotations still apply."""
+    from vbc import annotations, spc
 
+    noted = tuple(annotations.change_points(ctx.store))
     try:
-        return tuple(spc.load_change_points(ctx.ws.data_dir))
+        return tuple(spc.load_change_points(ctx.ws.data_dir)) + noted
     except spc.ChangePointError as exc:
         st.warning(f"Change points not applied: {exc}", icon=":material/warning:")
-        return ()
+        return noted
 
 
 def spc_chart(ctx: Context, metric_id: str, **kwargs) -> dict:
@@ -304,6 +306,22 @@ def load() -> Context | None:
     )
     auth.account_box(store, identity, viewer)
     return ctx
+
+
+def compute_joint(ctx: Context, fn: Callable, **kwargs) -> object:
+    """`compute` in the joint (de-identified) view, whatever the page's viewer: every role may
+    present as the joint view (presenter mode, the joint packet)."""
+    if set(kwargs) & set(_INJECTED):
+        raise TypeError(f"{', '.join(_INJECTED)} come from the context, not from the page")
+    target = f"{fn.__module__}.{fn.__name__}"
+    return _compute(
+        target,
+        str(ctx.ws.data_dir),
+        ctx.build_id,
+        ctx.registry.fingerprint,
+        "joint",
+        tuple(sorted(kwargs.items())),
+    )
 
 
 def audit_view(ctx: Context, action: str = "page_view", detail: dict | None = None) -> None:

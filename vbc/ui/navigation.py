@@ -26,6 +26,7 @@ class PageSpec:
 
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/overview.py", "Overview", ":material/dashboard:"),
+    PageSpec("pages/meeting.py", "Meeting", ":material/groups:"),
     PageSpec("pages/cost.py", "Cost of care", ":material/payments:"),
     PageSpec("pages/utilization.py", "Utilization", ":material/local_hospital:"),
     PageSpec("pages/data_health.py", "Data health", ":material/monitor_heart:"),

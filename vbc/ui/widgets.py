@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -112,6 +113,7 @@ def spc_chart(
     Incomplete months (claims still arriving) are drawn hollow; they were left out of the limits
     and rules."""
     fig = charts.spc_figure(metric, months, values, res, target=target, y_title=y_title)
+    draw_notes(fig, metric.id, months, res)
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
     st.markdown(reading_text(res))
 
@@ -187,9 +189,46 @@ def csv_download(
     st.download_button(label, producer, file_name=file_name, mime="text/csv", key=key, on_click="ignore")
 
 
-def completion_chart(*args, key: str | None = None, **kwargs) -> None:
-    """Raw and completed values with the completion range (vbc.charts.completion_figure)."""
-    st.plotly_chart(charts.completion_figure(*args, **kwargs), key=key, config={"displaylogo": False})
+def draw_notes(fig, metric_id: str | None, months, res: dict | None = None, organization=None) -> None:
+    """The committee's notes on `metric_id`'s chart, written on the chart (vbc.chart_notes), below
+    the chart's own labels (phase lines, a proposed change point, the incomplete band); a change
+    point note already drawn as a phase line is not drawn twice."""
+    ctx = st.session_state.get("vbc_ctx")
+    if ctx is None or metric_id is None:
+        return
+    from vbc import chart_notes
+    from vbc.ui import notes
+
+    res = res or {}
+    org = res.get("organization", organization)
+    phases = {(p.get("first"), p.get("title")) for p in res.get("phases", [])[1:]}
+    shown = [n for n in notes.for_chart(ctx, metric_id, org) if (n.start_month, n.title) not in phases]
+    incomplete = res.get("incomplete")
+    reserved = (
+        len(phases)
+        + (1 if res.get("proposal") else 0)
+        + (1 if incomplete is not None and bool(np.asarray(incomplete).any()) else 0)
+    )
+    chart_notes.add_notes(fig, months, shown, chart_organization=org, first_row=reserved)
+
+
+def completion_chart(*args, key: str | None = None, metric_id: str | None = None, **kwargs) -> None:
+    """Raw and completed values with the completion range (vbc.charts.completion_figure), with the
+    notes on `metric_id` written on it."""
+    fig = charts.completion_figure(*args, **kwargs)
+    ctx = st.session_state.get("vbc_ctx")
+    if ctx is not None and metric_id:
+        from vbc.scope import organization_in_view
+
+        # Row 0 is the incomplete band's label.
+        draw_notes(
+            fig,
+            metric_id,
+            args[0],
+            {"incomplete": [True]},
+            organization_in_view(ctx.viewer, ctx.organization),
+        )
+    st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 
 def p_chart_with_trend(
@@ -216,6 +255,7 @@ def p_chart_with_trend(
         left_out=incomplete,
         left_out_label=incomplete_label,
     )
+    draw_notes(fig, metric.id, months, res)
     st.plotly_chart(fig, key=key, config={"displaylogo": False})
 
 
