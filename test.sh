@@ -10,6 +10,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   echo "Installing Debian's chromium for the browser test …"
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  # The meeting packet's PDF writes its text in DejaVu Sans (dashes, accented names).
+  echo "Installing Debian's fonts-dejavu-core for the meeting packet tests …"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-dejavu-core >/dev/null
+fi
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   # The state-store tests run on SQLite and on a throwaway PostgreSQL server they start themselves.
