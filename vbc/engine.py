@@ -17,9 +17,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from vbc import completion, stats, suppression
+from vbc import completion, serving, stats, suppression
 from vbc.periods import Period, month_end
-from vbc.registry import Metric, Registry, create_shared
+from vbc.registry import PERIODS_TABLE, Metric, Registry, create_shared
 from vbc.scope import clean_filters, member_scope
 from vbc.security import Viewer, is_small
 from vbc.valuesets import all_value_sets
@@ -70,17 +70,23 @@ def stamp(ws: Workspace, registry: Registry) -> dict:
 def prepare(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
     """What a metric's SQL needs on the connection: its value sets (a temporary `value_sets`
     table) and the shared macros it calls."""
-    con.register("_value_set_rows", _value_set_table(metric.value_sets))
+    con.register("_value_set_rows", value_set_table(metric.value_sets))
     try:
         # One bulk copy: row-by-row inserts of a few thousand codes cost about a second per metric.
         con.execute("CREATE OR REPLACE TEMP TABLE value_sets AS SELECT * FROM _value_set_rows")
     finally:
         con.unregister("_value_set_rows")
+    if metric.periodic:
+        serving.tune(con)
+        con.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {PERIODS_TABLE} (period_id INTEGER, period_start DATE, period_end DATE)"
+        )
     create_shared(con, metric)
 
 
 @lru_cache(maxsize=256)
-def _value_set_table(names: tuple[str, ...]) -> pa.Table:
+def value_set_table(names: tuple[str, ...]) -> pa.Table:
+    """(value_set, code, code_system) rows of the named value sets."""
     sets = [vs for name, vs in all_value_sets().items() if name in names]
     return pa.table(
         {
@@ -93,14 +99,7 @@ def _value_set_table(names: tuple[str, ...]) -> pa.Table:
 
 def _aggregate_sql(metric: Metric, by: list[str], scope: str, parent: bool = False) -> str:
     """`parent`: also each group's organization (a TIN's or PCP's), for suppression across tables."""
-    unknown = [b for b in by if b not in GROUPINGS]
-    if unknown:
-        raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(GROUPINGS)}")
-    group_select = "".join(f"{GROUPINGS[b]} AS g_{b}, " for b in by)
-    group_names = "".join(f"g_{b}, " for b in by)
-    if parent:
-        group_select += "any_value(mm.organization) AS parent_organization, "
-        group_names += "any_value(parent_organization) AS parent_organization, "
+    group_select, group_names = _group_parts(by, parent)
     return f"""
     WITH mm AS (
         SELECT * FROM member_months
@@ -116,6 +115,64 @@ def _aggregate_sql(metric: Metric, by: list[str], scope: str, parent: bool = Fal
     SELECT {group_names} count(*) FILTER (WHERE d > 0) AS n_persons,
            sum(y) AS numerator, sum(d) AS denominator,
            sum(y * y) AS sum_y2, sum(y * d) AS sum_yd, sum(d * d) AS sum_d2
+    FROM per_person GROUP BY ALL
+    """
+
+
+def _group_parts(by: list[str], parent: bool) -> tuple[str, str]:
+    unknown = [b for b in by if b not in GROUPINGS]
+    if unknown:
+        raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(GROUPINGS)}")
+    group_select = "".join(f"{GROUPINGS[b]} AS g_{b}, " for b in by)
+    group_names = "".join(f"g_{b}, " for b in by)
+    if parent:
+        group_select += "any_value(mm.organization) AS parent_organization, "
+        group_names += "any_value(parent_organization) AS parent_organization, "
+    return group_select, group_names
+
+
+_TOTALS = """count(*) FILTER (WHERE d > 0) AS n_persons,
+           sum(y) AS numerator, sum(d) AS denominator,
+           sum(y * y) AS sum_y2, sum(y * d) AS sum_yd, sum(d * d) AS sum_d2"""
+
+
+def _periods_sql(metric: Metric, by: list[str], scope: str, parent: bool) -> str:
+    """A measure evaluated over the connection's period table (vbc.registry.PERIODS_TABLE), each
+    period aggregated on its own, in one query. `mm` spans every period: a measure's anchor month
+    always lies in its own period."""
+    group_select, group_names = _group_parts(by, parent)
+    return f"""
+    WITH mm AS (
+        SELECT * FROM member_months
+        WHERE year_month BETWEEN $month_start AND $month_end {scope}
+    ), m AS (
+        {metric.sql}
+    ), per_person AS (
+        SELECT m.period_id, {group_select} m.person_id, sum(m.numerator) AS y, sum(m.denominator) AS d
+        FROM m JOIN mm ON m.person_id = mm.person_id AND m.payer = mm.payer
+                      AND m.year_month = mm.year_month
+        GROUP BY ALL
+    )
+    SELECT period_id, {group_names} {_TOTALS}
+    FROM per_person GROUP BY ALL
+    """
+
+
+def _served_sql(by: list[str], scope: str, parent: bool) -> str:
+    """The same aggregation over precomputed person-level results (vbc.serving): each row carries
+    its anchor month's plan, organization, TIN and NPI, so the viewer's scope and the groupings
+    apply to it as they apply to member_months."""
+    group_select, group_names = _group_parts(by, parent)
+    return f"""
+    WITH mm AS (
+        SELECT * FROM quality_results
+        WHERE result_key BETWEEN $key_min AND $key_max AND list_contains($keys, result_key) {scope}
+    ), per_person AS (
+        SELECT mm.result_key AS period_id, {group_select} mm.person_id,
+               sum(mm.numerator) AS y, sum(mm.denominator) AS d
+        FROM mm GROUP BY ALL
+    )
+    SELECT period_id, {group_names} {_TOTALS}
     FROM per_person GROUP BY ALL
     """
 
@@ -188,17 +245,80 @@ def compute_metric(
     period: Period,
     by: list[str] | tuple[str, ...] = (),
     filters: dict | None = None,
+    served: serving.Served = serving.NOTHING,
 ) -> pd.DataFrame:
     """Numerator, denominator, value and 95% interval for one metric, per group, for a viewer.
 
     `filters` narrows the member months (vbc.scope.FILTERS); it can never widen a viewer's scope.
+    `served`: the build's precomputed results (vbc.serving.served), read instead of evaluating the
+    measure when they hold this period.
     """
+    return compute_periods(con, metric, viewer, [period], by, filters, served)[0]
+
+
+def compute_periods(
+    con: duckdb.DuckDBPyConnection,
+    metric: Metric,
+    viewer: Viewer,
+    periods: list[Period],
+    by: list[str] | tuple[str, ...] = (),
+    filters: dict | None = None,
+    served: serving.Served = serving.NOTHING,
+    variant: str = serving.RATE,
+) -> list[pd.DataFrame]:
+    """`compute_metric` for several periods at once: a measure (metric.periodic) is read from the
+    precomputed results where the build has them, and the other periods are evaluated together in
+    one query; any other metric is computed period by period. One frame per period, in order."""
     by = list(by)
     scope = member_scope(viewer, filters)
-    prepare(con, metric)
     parent = viewer.suppresses and "organization" not in by and any(b in NESTED for b in by)
-    sql = _aggregate_sql(metric, by, scope.sql, parent)
-    df = con.execute(sql, query_params(metric, period, scope.params)).df()
+    if not metric.periodic:
+        prepare(con, metric)
+        sql = _aggregate_sql(metric, by, scope.sql, parent)
+        raws = [con.execute(sql, query_params(metric, p, scope.params)).df() for p in periods]
+    else:
+        raws = _periodic_raws(con, metric, periods, by, scope, parent, served, variant)
+    return [_finish(raw, metric, viewer, p, by) for raw, p in zip(raws, periods)]
+
+
+def _periodic_raws(con, metric, periods, by, scope, parent, served, variant) -> list[pd.DataFrame]:
+    raws: dict[int, pd.DataFrame] = {}
+    keys = {i: hit[0] for i, p in enumerate(periods) if (hit := served.find(metric.id, variant, p))}
+    if keys:
+        params = {**scope.params, "keys": list(keys.values())}
+        params.update(key_min=min(keys.values()), key_max=max(keys.values()))
+        df = con.execute(_served_sql(by, scope.sql, parent), params).df()
+        raws.update(_split(df, {k: i for i, k in keys.items()}, by))
+    missing = [i for i in range(len(periods)) if i not in keys]
+    if missing:
+        serving.ensure_events(con, served)
+        serving.set_periods(con, [(i, periods[i].start, periods[i].end) for i in missing])
+        prepare(con, metric)
+        params = {
+            **scope.params,
+            "month_start": min(periods[i].start for i in missing).replace(day=1),
+            "month_end": max(periods[i].end for i in missing),
+        }
+        df = con.execute(_periods_sql(metric, by, scope.sql, parent), params).df()
+        raws.update(_split(df, {i: i for i in missing}, by))
+    return [raws[i] for i in range(len(periods))]
+
+
+def _split(df: pd.DataFrame, index: dict[int, int], by: list[str]) -> dict[int, pd.DataFrame]:
+    """One raw frame per period from a query grouped by period_id (mapped to the caller's index).
+    Without groupings a period with no rows still gets its one row of empty totals, as a query over
+    that period alone would."""
+    out = {}
+    for pid, i in index.items():
+        part = df[df["period_id"] == pid].drop(columns=["period_id"]).reset_index(drop=True)
+        if part.empty and not by:
+            part = pd.DataFrame([{c: (0 if c == "n_persons" else math.nan) for c in part.columns}])
+        out[i] = part
+    return out
+
+
+def _finish(df: pd.DataFrame, metric: Metric, viewer: Viewer, period: Period, by: list[str]) -> pd.DataFrame:
+    """Value, interval, the joint view's suppression and the frame's shape, from aggregated totals."""
     df = df.rename(columns={f"g_{b}": b for b in by})
     if df.empty:
         df = pd.DataFrame(
@@ -237,12 +357,13 @@ def compute_metrics(
     frames = []
     con = ws.connect()
     try:
+        served = serving.served(ws, con, registry)
         for metric_id in metric_ids:
             metric = registry.get(metric_id)
             if metric.completed_from:
                 frames.append(_completed(con, ws, registry, metric, viewer, period, list(by), filters))
             else:
-                frames.append(compute_metric(con, metric, viewer, period, by, filters))
+                frames.append(compute_metric(con, metric, viewer, period, by, filters, served))
     finally:
         con.close()
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

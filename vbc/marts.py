@@ -71,6 +71,25 @@ def build_member_months(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+# Runs of consecutive member months per person and payer: a measure evaluated over many periods
+# (metrics/shared/enrolled_in_period.yaml) joins these instead of every member month.
+MEMBER_SPANS_SQL = """
+    WITH numbered AS (
+        SELECT person_id, payer, year_month,
+               date_diff('month', DATE '2000-01-01', year_month)
+                 - row_number() OVER (PARTITION BY person_id, payer ORDER BY year_month) AS run
+        FROM member_months
+    )
+    SELECT person_id, payer, min(year_month) AS first_month, max(year_month) AS last_month
+    FROM numbered GROUP BY person_id, payer, run
+    ORDER BY person_id, payer, first_month
+"""
+
+
+def build_member_spans(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE OR REPLACE TABLE member_spans AS {MEMBER_SPANS_SQL}")
+
+
 def build_claim_lines(con: duckdb.DuckDBPyConnection) -> None:
     # Institutional claims are categorised per claim (any ED revenue line makes an outpatient
     # claim an ED claim); professional lines by place of service and HCPCS.
@@ -272,6 +291,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, settings: AttributionSettings | 
     build_ed_visits(con)
     build_snf_stays(con)
     source = attach_attribution(con, settings)
+    build_member_spans(con)
     paid_through, incurred_through, with_paid_date = con.execute(
         "SELECT max(paid_date), max(service_date), count(paid_date) FROM claim_lines"
     ).fetchall()[0]

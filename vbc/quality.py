@@ -39,13 +39,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from vbc import completion, engine, spc
-from vbc.engine import compute_metric
+from vbc import completion, engine, serving, spc
 from vbc.periods import Period, add_months, month_label, month_range
 from vbc.registry import Metric, Registry, with_constants
 from vbc.scope import clean_filters, member_scope
 from vbc.security import Viewer, require_member_level
-from vbc.valuesets import all_value_sets
 from vbc.workspace import Workspace
 
 ROLLING_MONTHS = 12
@@ -127,11 +125,25 @@ def _person_rows(
     period: Period,
     filters: dict,
     npi: str | None = None,
+    served: serving.Served = serving.NOTHING,
 ) -> pd.DataFrame:
     """The metric's own rows joined to the viewer's member months at the anchor month, exactly as
-    the engine joins them (so these rows add up to the engine's numerator and denominator)."""
+    the engine joins them (so these rows add up to the engine's numerator and denominator); read
+    from the build's precomputed results when it holds this period with its detail."""
     scope = member_scope(viewer, {**filters, "npi": npi})
+    hit = served.find(metric.id, serving.RATE, period, detail=True)
+    if hit:
+        key, _, cols = hit
+        listed = ", ".join(cols)
+        sql = f"""
+        SELECT {listed}, organization AS mm_organization, tin AS mm_tin, npi AS mm_npi
+        FROM quality_results WHERE result_key = $result_key {scope.sql}
+        ORDER BY {listed}
+        """
+        return con.execute(sql, {**scope.params, "result_key": key}).df()
     params = engine.query_params(metric, period, scope.params)
+    serving.ensure_events(con, served)
+    serving.set_periods(con, [(0, period.start, period.end)])
     engine.prepare(con, metric)
     sql = f"""
     WITH mm AS (
@@ -140,7 +152,7 @@ def _person_rows(
     ), m AS (
         {metric.sql}
     )
-    SELECT m.*, mm.organization AS mm_organization, mm.tin AS mm_tin, mm.npi AS mm_npi
+    SELECT m.* EXCLUDE (period_id), mm.organization AS mm_organization, mm.tin AS mm_tin, mm.npi AS mm_npi
     FROM m JOIN mm ON m.person_id = mm.person_id AND m.payer = mm.payer AND m.year_month = mm.year_month
     ORDER BY ALL  -- every column: a person with several index stays gets a stable order
     """
@@ -213,7 +225,8 @@ def measure_results(
         raise ValueError(f"'{metric_id}' is not a person-level measure (kind {metric.kind})")
     con = ws.connect()
     try:
-        raw = _person_rows(con, metric, viewer, period, clean_filters(filters), npi)
+        served = serving.served(ws, con, registry)
+        raw = _person_rows(con, metric, viewer, period, clean_filters(filters), npi, served)
     finally:
         con.close()
     return _shape_results(metric, raw)
@@ -229,35 +242,13 @@ def _restricted(metric: Metric, column: str) -> Metric:
     return dataclasses.replace(metric, sql=f"SELECT * FROM (\n{metric.sql}\n) WHERE {column}")
 
 
-def _prune(con: duckdb.DuckDBPyConnection, metric: Metric) -> None:
-    """Shadow `medical_claim_lines` with the lines that carry one of the measure's codes.
-
-    Measure SQL only ever uses claim lines that match one of its value sets (a hospice bill type,
-    a diagnosis, a procedure, a HCPCS code or a DRG), so computing a series of 60 periods over this
-    small temporary copy gives the same answer as over the full table, many times faster.
-    tests/test_quality.py checks that the last rolling point equals the engine's rate.
-    """
-    db = con.execute("SELECT current_database()").fetchall()[0][0]
-    engine.prepare(con, metric)  # the metric's value sets, loaded in bulk
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE prune_codes AS SELECT DISTINCT code_system AS system, code FROM value_sets"
-    )
-    con.execute(f"""
-    CREATE OR REPLACE TEMP TABLE medical_claim_lines AS
-    WITH l AS (
-        SELECT *, list_value(*COLUMNS('^diagnosis_code_')) AS _dx
-        FROM "{db}".main.medical_claim_lines
-    ), l2 AS (
-        SELECT *, list_value(*COLUMNS('^procedure_code_')) AS _px FROM l
-    )
-    SELECT * EXCLUDE (_dx, _px) FROM l2
-    WHERE hcpcs_code IN (SELECT code FROM prune_codes WHERE system IN ('hcpcs', 'cpt'))
-       OR drg_code IN (SELECT code FROM prune_codes WHERE system = 'drg')
-       OR substr(ltrim(coalesce(bill_type_code, ''), '0'), 1, 2)
-            IN (SELECT code FROM prune_codes WHERE system = 'bill_type')
-       OR list_has_any(_dx, (SELECT coalesce(list(code), []) FROM prune_codes WHERE system = 'icd10cm'))
-       OR list_has_any(_px, (SELECT coalesce(list(code), []) FROM prune_codes WHERE system = 'icd10pcs'))
-    """)
+def monthly_metric(metric: Metric) -> Metric:
+    """What a trend's monthly point evaluates: the measure with its `trend.constants`, restricted
+    by `trend.monthly_filter` when the definition has one."""
+    options = metric.options.get("trend") or {}
+    monthly = with_constants(metric, options.get("constants") or {})
+    column = options.get("monthly_filter")
+    return _restricted(monthly, column) if column else monthly
 
 
 def trend(
@@ -276,39 +267,57 @@ def trend(
     Columns: month (YYYY-MM), <by...>, numerator, denominator, value (the monthly point, restricted
     by trend.monthly_filter when the definition has one), suppressed, and rolling_numerator,
     rolling_denominator, rolling_value, rolling_ci_low, rolling_ci_high, rolling_suppressed
-    (NaN until 12 months of data precede the month).
+    (NaN until 12 months of data precede the month). Every month's point (and every rolling
+    window) is read from the build's precomputed results, or evaluated in one query together.
     """
     metric = registry.get(metric_id)
     full = engine.data_period(ws)
     last = (last or full.end).replace(day=1)
     first = max((first or add_months(last, -(TREND_MONTHS - 1))).replace(day=1), full.start.replace(day=1))
-    options = metric.options.get("trend") or {}
-    monthly_metric = with_constants(metric, options.get("constants") or {})
-    column = options.get("monthly_filter")
-    monthly_metric = _restricted(monthly_metric, column) if column else monthly_metric
     filters = clean_filters(filters)
     by = list(by)
     months = month_range(first, last)
     short = short_history_months(ws, metric, [month_label(m) for m in months])
+    # A month whose lookback reaches before the data would be left out of the chart anyway.
+    judged = [m for m, too_short in zip(months, short) if not too_short]
+    windows = [
+        m for m in judged if rolling and add_months(m, -(ROLLING_MONTHS - 1)) >= full.start.replace(day=1)
+    ]
     con = ws.connect()
-    frames = []
     try:
-        _prune(con, metric)
-        for m, too_short in zip(months, short):
-            if too_short:
-                # Its lookback reaches before the data: it would be left out of the chart anyway.
-                frames.append(_empty_point(m, by))
-                continue
-            df = compute_metric(con, monthly_metric, viewer, Period.of_months(m, m), by, filters)
-            df = df[[*by, "numerator", "denominator", "value", "suppressed"]].copy()
-            start = add_months(m, -(ROLLING_MONTHS - 1))
-            if rolling and start >= full.start.replace(day=1):
-                r = compute_metric(con, metric, viewer, Period.of_months(start, m), by, filters)
-                df = _with_rolling(df, r, by)
-            df.insert(0, "month", month_label(m))
-            frames.append(df)
+        served = serving.served(ws, con, registry)
+        points = engine.compute_periods(
+            con,
+            monthly_metric(metric),
+            viewer,
+            [Period.of_months(m, m) for m in judged],
+            by,
+            filters,
+            served,
+            serving.MONTHLY,
+        )
+        rolled = engine.compute_periods(
+            con,
+            metric,
+            viewer,
+            [Period.of_months(add_months(m, -(ROLLING_MONTHS - 1)), m) for m in windows],
+            by,
+            filters,
+            served,
+        )
     finally:
         con.close()
+    point_of, rolling_of = dict(zip(judged, points)), dict(zip(windows, rolled))
+    frames = []
+    for m in months:
+        if m not in point_of:
+            frames.append(_empty_point(m, by))
+            continue
+        df = point_of[m][[*by, "numerator", "denominator", "value", "suppressed"]].copy()
+        if m in rolling_of:
+            df = _with_rolling(df, rolling_of[m], by)
+        df.insert(0, "month", month_label(m))
+        frames.append(df)
     return _trend_frame(frames)
 
 
@@ -461,8 +470,9 @@ def care_gaps(
     frames = []
     con = ws.connect()
     try:
+        served = serving.served(ws, con, registry)
         for m in wanted:
-            res = _shape_results(m, _person_rows(con, m, viewer, period, filters, npi), with_gap=True)
+            res = _shape_results(m, _person_rows(con, m, viewer, period, filters, npi, served), with_gap=True)
             gaps = res[_is_gap(m, res)].copy()
             if gaps.empty:
                 continue
@@ -487,14 +497,14 @@ def care_gaps(
         out = pd.concat(frames, ignore_index=True)[cols]
         persons = pd.DataFrame({"person_id": out["person_id"].unique()})
         con.register("gap_persons", persons)
-        pc = all_value_sets()["primary_care_services"].codes
-        con.execute("CREATE OR REPLACE TEMP TABLE gap_pc_codes (code VARCHAR)")
-        con.executemany("INSERT INTO gap_pc_codes VALUES (?)", [[c] for c in pc])
+        serving.ensure_events(con, served)
+        # Primary care visits are the claim lines whose CPT/HCPCS code the value set names: the
+        # build's quality_events rows of that set.
         visits = con.execute(
             """
-            SELECT l.person_id, l.payer, max(l.claim_start_date) AS last_visit
-            FROM medical_claim_lines l JOIN gap_persons g USING (person_id)
-            WHERE l.hcpcs_code IN (SELECT code FROM gap_pc_codes) AND l.claim_start_date <= $end
+            SELECT q.person_id, q.payer, max(q.claim_start_date) AS last_visit
+            FROM quality_events q JOIN gap_persons g USING (person_id)
+            WHERE q.field = 'hcpcs' AND q.value_set = 'primary_care_services' AND q.claim_start_date <= $end
             GROUP BY ALL""",
             {"end": period.end},
         ).df()

@@ -37,6 +37,9 @@ DIRECTIONS = ("higher", "lower")
 REQUIRED = ("id", "name", "version", "domain", "kind", "direction", "description", "source", "sql")
 ROW_COLUMNS = ("person_id", "payer", "year_month", "numerator", "denominator")
 PARAMETERS = ("period_start", "period_end")
+# A measure evaluated over a table of periods (period_id, period_start, period_end) reads it under this
+# name, directly or through a shared macro, and returns a period_id column: many periods, one query.
+PERIODS_TABLE = "measure_periods"
 SHARED_DIR_NAME = "shared"
 # Pages whose metric lists come from the definitions' `display:` (page -> position on the page).
 DISPLAY_PAGES = ("overview", "utilization", "quality")
@@ -91,6 +94,11 @@ class Metric:
     def parameters(self) -> list[str]:
         return sorted(set(_PARAM_REF.findall(self.sql)))
 
+    @property
+    def periodic(self) -> bool:
+        """Evaluated over a table of periods (PERIODS_TABLE) rather than one bound period."""
+        return reads_periods(self.sql) or any(reads_periods(m.sql) for m in self.shared)
+
 
 @dataclass(frozen=True)
 class SharedSql:
@@ -113,6 +121,10 @@ class SharedSql:
 
     def called_by(self, sql: str) -> bool:
         return re.search(rf"\b{re.escape(self.name)}\s*\(", sql) is not None
+
+
+def reads_periods(sql: str) -> bool:
+    return re.search(rf"\b{PERIODS_TABLE}\b", sql) is not None
 
 
 def _fail(path: Path, problem: str) -> MetricDefinitionError:
@@ -381,13 +393,16 @@ def _schema_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory database with every mart present and empty, to check SQL against."""
     from vbc.contract import TABLES
     from vbc.marts import build_marts
+    from vbc.serving import build_quality_events
     from vbc.validate import empty_table
 
     con = duckdb.connect()
     for table in TABLES.values():
         empty_table(con, table)
     build_marts(con)
+    build_quality_events(con)
     con.execute("CREATE TABLE value_sets (value_set VARCHAR, code VARCHAR, code_system VARCHAR)")
+    con.execute(f"CREATE TABLE {PERIODS_TABLE} (period_id INTEGER, period_start DATE, period_end DATE)")
     return con
 
 
@@ -407,7 +422,7 @@ def check_sql(metric: Metric) -> None:
         cols = [d[0] for d in con.execute(f"SELECT * FROM ({metric.sql}) LIMIT 0", params).description]
     except duckdb.Error as exc:
         raise _fail(metric.path, f"SQL does not run against the marts: {str(exc).splitlines()[0]}") from exc
-    missing = [c for c in ROW_COLUMNS if c not in cols]
+    missing = [c for c in ROW_COLUMNS + (("period_id",) if metric.periodic else ()) if c not in cols]
     if missing:
         raise _fail(
             metric.path, f"SQL must return columns {', '.join(ROW_COLUMNS)}; missing {', '.join(missing)}"
@@ -492,7 +507,6 @@ def load_registry(
         raise MetricDefinitionError(f"value set {exc}") from exc
     shared = load_shared(metric_dir, set(value_sets))
     metrics: dict[str, Metric] = {}
-    h = hashlib.sha256()
     paths = sorted(Path(metric_dir).glob("*.yaml"))
     docs = {p: _read_doc(p)[0] for p in paths}
     by_id = {d.get("id"): d for d in docs.values() if not (d.get("variant_of") or d.get("completed_from"))}
@@ -506,16 +520,25 @@ def load_registry(
         if check:
             check_sql(metric)
         metrics[metric.id] = metric
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
-    for macro in shared.values():
-        h.update(b"shared/" + macro.path.name.encode() + b"\0" + macro.path.read_bytes())
-    for vs in value_sets.values():
-        h.update(vs.path.name.encode() + b"\0" + vs.path.read_bytes())
-    for csv_path in sorted((Path(value_set_dir) / PUBLISHED_DIR_NAME).glob("*.csv")):
-        h.update(b"published/" + csv_path.name.encode() + b"\0" + csv_path.read_bytes())
     if not metrics:
         raise MetricDefinitionError(f"no metric definitions found in {metric_dir}")
-    return Registry(metrics, h.hexdigest(), shared)
+    return Registry(metrics, definitions_fingerprint(metric_dir, value_set_dir), shared)
+
+
+def definitions_fingerprint(metric_dir: Path = METRIC_DIR, value_set_dir: Path = VALUE_SET_DIR) -> str:
+    """The registry's fingerprint from the files alone (names and bytes of every definition, shared
+    definition, value set and published expansion), without parsing them: cheap enough to compare
+    on every page view (vbc.workspace.Workspace.is_current)."""
+    h = hashlib.sha256()
+    for path in sorted(Path(metric_dir).glob("*.yaml")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted((Path(metric_dir) / SHARED_DIR_NAME).glob("*.yaml")):
+        h.update(b"shared/" + path.name.encode() + b"\0" + path.read_bytes())
+    for path in sorted(Path(value_set_dir).glob("*.yaml")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for csv_path in sorted((Path(value_set_dir) / PUBLISHED_DIR_NAME).glob("*.csv")):
+        h.update(b"published/" + csv_path.name.encode() + b"\0" + csv_path.read_bytes())
+    return h.hexdigest()
 
 
 def render_definition(metric: Metric) -> list[str]:

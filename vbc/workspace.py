@@ -34,6 +34,8 @@ from vbc.completion import runout_facts
 from vbc.extracts import MAPPING_FILE, discover
 from vbc.findings import ERROR, INFO, Report
 from vbc.marts import build_marts
+from vbc.registry import definitions_fingerprint
+from vbc.serving import build_serving
 from vbc.validate import stage_and_validate
 
 CURRENT = "current.json"
@@ -181,9 +183,14 @@ class Workspace:
         return Report.from_json(json.dumps(good.get("findings", []))) if good else Report()
 
     def is_current(self) -> bool:
-        """True when the newest build attempt saw exactly the files there are now."""
+        """True when the newest build attempt saw exactly the files there are now, extracts and
+        metric definitions (the build precomputes results from the definitions)."""
         attempt = self.last_attempt
-        return bool(attempt) and attempt.get("signature") == _file_signature(self.data_dir)
+        return (
+            bool(attempt)
+            and attempt.get("signature") == _file_signature(self.data_dir)
+            and attempt.get("definitions") == definitions_fingerprint()
+        )
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only connection to the pinned build."""
@@ -269,20 +276,28 @@ class Workspace:
 
     def _fill(self, con, report: Report, settings, today, accept_shrink, signature, build) -> dict | None:
         """Stage, check, compare with the last good build and build the marts into `con`."""
+        clock = _Clock()
         staged = stage_and_validate(con, self.data_dir, today)
         report.findings += staged.findings
         report.facts = staged.facts
+        clock.lap("validate")
         if not report.ok:
             return None
         current = delivery.stats(con)
         previous = Workspace(self.data_dir, self.state_dir, self.current_build()).good
         delivery.check(previous, current, report, accept_shrink)
+        clock.lap("delivery")
         if not report.ok:
             return None
         facts = build_marts(con, settings)
+        clock.lap("marts")
         facts |= runout_facts(con, _as_date(facts.get("paid_through")))
+        clock.lap("runout")
+        facts |= build_serving(con, facts)
+        clock.lap("serving")
         meta = {
             **facts,
+            "build_seconds": clock.laps,
             "build": build,
             "data_fingerprint": data_fingerprint(self.data_dir),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -319,6 +334,7 @@ class Workspace:
         doc = {
             "ok": ok,
             "signature": signature,
+            "definitions": definitions_fingerprint(),
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
             "findings": json.loads(report.to_json()),
         }
@@ -345,6 +361,19 @@ class Workspace:
         if result.ok or result.busy:
             self.pinned = self.current_build() or self.pinned
         return result
+
+
+class _Clock:
+    """Seconds spent in each step of a build, recorded in its description (bench/ reads them)."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._last, 2)
+        self._last = now
 
 
 def _as_date(text: str | None) -> date | None:
