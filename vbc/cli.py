@@ -692,6 +692,24 @@ def _users_parser(sub) -> None:
     pw.set_defaults(func=cmd_users_set_password)
 
 
+def _add_spc_parser(sub) -> None:
+    c = sub.add_parser("spc", help="one metric's SPC chart: every month, its phase, limits, flags, reading")
+    c.add_argument("--data", required=True)
+    c.add_argument("--metric", required=True, help="metric id")
+    c.add_argument("--by", choices=("organization", "tin", "npi"), help="one chart per group")
+    c.add_argument("--start", help="first month charted, YYYY-MM")
+    c.add_argument("--end", help="last month charted, YYYY-MM")
+    c.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
+    c.add_argument(
+        "--cap",
+        type=float,
+        metavar="DOLLARS",
+        help="high-cost cap per member per year (total_cost_pmpm_completed)",
+    )
+    c.add_argument("--format", choices=("csv", "json"), default="csv")
+    c.set_defaults(func=cmd_spc)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m vbc", description="Shared VBC performance dashboard")
     sub = p.add_subparsers(dest="command", required=True)
@@ -727,21 +745,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--format", choices=("csv", "json"), default="csv")
     m.set_defaults(func=cmd_metrics)
 
-    c = sub.add_parser("spc", help="one metric's SPC chart: every month, its phase, limits, flags, reading")
-    c.add_argument("--data", required=True)
-    c.add_argument("--metric", required=True, help="metric id")
-    c.add_argument("--by", choices=("organization", "tin", "npi"), help="one chart per group")
-    c.add_argument("--start", help="first month charted, YYYY-MM")
-    c.add_argument("--end", help="last month charted, YYYY-MM")
-    c.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
-    c.add_argument(
-        "--cap",
-        type=float,
-        metavar="DOLLARS",
-        help="high-cost cap per member per year (total_cost_pmpm_completed)",
-    )
-    c.add_argument("--format", choices=("csv", "json"), default="csv")
-    c.set_defaults(func=cmd_spc)
+    _add_spc_parser(sub)
 
     r = sub.add_parser("measure-results", help="person-level results of one quality measure")
     r.add_argument("--data", required=True)

@@ -37,11 +37,24 @@ def interval_text(metric: Metric, lo: float | None, hi: float | None, suppressed
     return f"{format_value(metric, lo)} – {format_value(metric, hi)}"
 
 
+# The NHS rules in the words a meeting reads them in.
+RULE_WORDS = {
+    "outside": "a month beyond the limits",
+    "shift": "7 or more months on one side",
+    "trend": "7 months rising or falling",
+    "two_of_three": "2 of 3 months near a limit",
+}
+
+
+def rules_text(rules) -> str:
+    return ", ".join(RULE_WORDS.get(r, r) for r in rules)
+
+
 def reading_text(res: dict, rules_prefix: str = "") -> str:
     """An SPC chart's reading (markdown), as pages and packets print it: the verdict on the latest
     month, then why (season, phases, a proposed change point), trial limits and the target."""
     trial = " Limits are *trial* (fewer than 12 points)." if res.get("trial") else ""
-    rules = f" ({rules_prefix}{', '.join(res['latest_rules'])})" if res.get("latest_rules") else ""
+    rules = f" ({rules_prefix}{rules_text(res['latest_rules'])})" if res.get("latest_rules") else ""
     target = f" **Against target:** {res['assurance']}." if res.get("assurance") else ""
     why = "".join(f" {d[:1].upper()}{d[1:]}." for d in res.get("detail") or [])
     return f"**Reading:** {res['reading']}{rules}.{why}{trial}{target}"

@@ -57,28 +57,37 @@ def chart_for(
     if change_points is None:
         change_points = spc.load_change_points(ws.data_dir)
     org = scope_organization(ws, viewer, filters)
-    cps = spc.applicable(change_points, metric.id, org)
     if metric.domain == "quality":
         first, last = (_month_start(m) for m in (start, end))
         series = quality.trend(
             ws, registry, metric.id, viewer, filters, first=first, last=last, rolling=rolling
         )
-        res = quality.measure_chart(ws, metric, series, target, cps)
+    else:
+        series = monthly_series(ws, registry, viewer, metric, filters, _period(ws, start, end), cap)
+    return chart_of_series(ws, metric, series, spc.applicable(change_points, metric.id, org), target, org)
+
+
+def chart_of_series(
+    ws: Workspace, metric: Metric, series: pd.DataFrame, change_points, target=None, organization=None
+) -> dict:
+    """The chart of a series `chart_for` assembled (quality.trend's for a quality measure, else
+    `monthly_series`'), with the change points that apply to it."""
+    if metric.domain == "quality":
+        res = quality.measure_chart(ws, metric, series, target, change_points)
         if "values" not in res:  # not judged: nothing to chart
             res["months"] = list(series["month"])
     else:
-        series = monthly_series(ws, registry, viewer, metric, filters, _period(ws, start, end), cap)
         left_out = series["incomplete"] | series["suppressed"]
         res = spc.monthly_chart(
             metric,
             series["month"],
             series["value"],
             incomplete=left_out.to_numpy(),
-            change_points=cps,
+            change_points=change_points,
             seasonal=metric.domain in SEASONAL_DOMAINS,
             target=target,
         )
-    return {**res, "series": series, "metric_id": metric.id, "organization": org}
+    return {**res, "series": series, "metric_id": metric.id, "organization": organization}
 
 
 def monthly_series(
@@ -169,11 +178,17 @@ def charts_by(
     ws: Workspace, registry: Registry, viewer: Viewer, metric_id: str, by: str | None, **kwargs
 ) -> list[tuple[dict, dict]]:
     """(group, chart) for each organization, TIN or PCP the viewer can see (one chart for the
-    viewer's whole scope without `by`). Each group's chart is `chart_for` with that group as a
-    filter: the chart a page draws with the group chosen."""
+    viewer's whole scope without `by`): the chart a page draws with that group chosen as a filter.
+
+    Cost and utilization charts are computed group by group with the group as a filter (a
+    completed PMPM's factors are its scope's). A quality measure's monthly points are computed once
+    for all groups (quality.trend by the grouping: the same counts as filtering, in one pass)."""
     filters = clean_filters(kwargs.pop("filters", None))
     if not by:
         return [({}, chart_for(ws, registry, viewer, metric_id, filters=filters, **kwargs))]
+    metric = registry.get(metric_id)
+    if metric.domain == "quality":
+        return _quality_by(ws, registry, viewer, metric, by, filters, **kwargs)
     period = _period(ws, kwargs.get("start"), kwargs.get("end"))
     groups = engine.compute_metrics(ws, registry, [metric_id], viewer, period, [by], filters)[by]
     out = []
@@ -181,6 +196,40 @@ def charts_by(
         res = chart_for(ws, registry, viewer, metric_id, filters={**filters, by: group}, **kwargs)
         out.append(({by: group}, res))
     return out
+
+
+def _quality_by(
+    ws, registry, viewer, metric, by, filters, *, start=None, end=None, change_points=None, target=None, **_
+):
+    if change_points is None:
+        change_points = spc.load_change_points(ws.data_dir)
+    first, last = (_month_start(m) for m in (start, end))
+    df = quality.trend(
+        ws, registry, metric.id, viewer, filters, by=[by], first=first, last=last, rolling=False
+    )
+    months = sorted(df["month"].dropna().unique())
+    out = []
+    for group in sorted(str(g) for g in df[by].dropna().unique()):
+        series = _every_month(df[df[by].astype(str) == group], months)
+        org = scope_organization(ws, viewer, {**filters, by: group})
+        cps = spc.applicable(change_points, metric.id, org)
+        out.append(({by: group}, chart_of_series(ws, metric, series, cps, target, org)))
+    return out
+
+
+def _every_month(group: pd.DataFrame, months: list[str]) -> pd.DataFrame:
+    """A group's monthly points on every month of the chart (a month without its members: no
+    denominator), in the shape quality.trend gives one scope."""
+    g = group.drop_duplicates("month").set_index("month").reindex(months)
+    return pd.DataFrame(
+        {
+            "month": months,
+            "numerator": g["numerator"].astype(float).to_numpy(),
+            "denominator": g["denominator"].astype(float).fillna(0.0).to_numpy(),
+            "value": g["value"].astype(float).to_numpy(),
+            "suppressed": g["suppressed"].fillna(False).astype(bool).to_numpy(),
+        }
+    )
 
 
 def point_rows(res: dict, group: dict | None = None) -> list[dict]:

@@ -424,7 +424,7 @@ def _change_text(metric: Metric, change: dict) -> str:
         return f"{where}; the months since sit within the limits of the phase before"
     word = "above" if change["side"] > 0 else "below"
     better = "better" if change["side"] == _good(metric) else "worse"
-    return f"{where}; the months since run {word} the phase before ({better}; rules: {', '.join(change['rules'])})"
+    return f"{where}; the months since run {word} the phase before ({better})"
 
 
 def _signals(metric: Metric, res: dict, unseparated: bool) -> list[str]:
