@@ -167,6 +167,7 @@ st.caption(
 )
 notes.notes_table(ctx, notes.for_chart(ctx, chart_id, chart["organization"]), "cost_notes")
 notes.annotate_form(ctx, chart_id, chart["months"], "cost_note")
+notes.metric_actions(ctx, chart_id, chart.get("reading"))
 widgets.csv_download(
     notes.with_notes(ctx, trend, chart_id, chart["organization"]),
     ctx.stamp,

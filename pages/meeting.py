@@ -70,8 +70,9 @@ def draw_section(section: agenda.Section, large: bool = False) -> None:
 def presenter(doc: agenda.Agenda) -> None:
     """One section per screen, large type, the joint view only."""
     st.markdown(
-        "<style>[data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li "
-        "{font-size: 1.5rem;} [data-testid='stDataFrame'] {font-size: 1.2rem;}</style>",
+        "<style>[data-testid='stMain'] [data-testid='stMarkdownContainer'] p, "
+        "[data-testid='stMain'] [data-testid='stMarkdownContainer'] li {font-size: 1.5rem;} "
+        "[data-testid='stMain'] [data-testid='stDataFrame'] {font-size: 1.2rem;}</style>",
         unsafe_allow_html=True,
     )
     n = len(doc.sections)
@@ -211,7 +212,8 @@ def packet_button(doc: agenda.Agenda) -> None:
 
 widgets.header(ctx, "Meeting")
 notes.show_flash()
-open_form()
+if not st.session_state.get("m_present"):  # presenting: the agenda only
+    open_form()
 found = meetings.visible(ctx.store, ctx.viewer)
 if not found:
     st.info("No meeting yet: open one above. The agenda is assembled from the numbers and the notes.")

@@ -57,6 +57,7 @@ elif incomplete_set:
 chart_notes = notes.for_chart(ctx, choice, chart["organization"])
 notes.notes_table(ctx, chart_notes, "overview_notes")
 notes.annotate_form(ctx, choice, chart["months"], "overview_note")
+notes.metric_actions(ctx, choice, chart.get("reading"))
 widgets.csv_download(
     notes.with_notes(ctx, pd.DataFrame(readings.point_rows(chart)), choice, chart["organization"]),
     ctx.stamp,

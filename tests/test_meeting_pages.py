@@ -119,7 +119,7 @@ def test_a_measure_shows_the_actions_taken_on_it(env, monkeypatch):
     at = open_page(env, "pages/overview.py", "payer", monkeypatch)
     _late_item(env)
     at = open_page(env, "pages/quality.py", "payer", monkeypatch, measure="followup_7day_after_discharge")
-    assert "Actions taken on this measure" in _text(at)
+    assert "Actions taken on this metric" in _text(at)
     assert "does not say the action caused it" in _text(at)
 
 

@@ -162,11 +162,12 @@ def changes(ws, registry, viewer, key: AgendaKey, change_points=()) -> pd.DataFr
                     m, n.get("ci_low"), n.get("ci_high"), bool(n.get("suppressed"))
                 ),
                 "moved": "yes" if moved else "no",
-                "_size": abs(change / b["value"]) if change is not None and b.get("value") else 0.0,
+                "_size": abs(change / b["value"]) if moved and b.get("value") else 0.0,
                 "SPC reading (latest month)": "",
             }
         )
-    df = pd.DataFrame(rows).sort_values(["moved", "_size"], ascending=[False, False], kind="stable")
+    # Moved lines first, largest first; otherwise the order of change_metric_ids (headline first).
+    df = pd.DataFrame(sorted(rows, key=lambda r: (r["moved"] != "yes", -r["_size"])))
     to_read = [HEADLINE] + df.loc[df["moved"] == "yes", "metric_id"].head(MAX_READINGS).tolist()
     for mid in dict.fromkeys(to_read):
         try:
@@ -369,7 +370,10 @@ def _changed(nums: dict, key: AgendaKey, registry: Registry, notes: list) -> Sec
             res["months"],
             [n for n in notes if n.applies_to(HEADLINE)],
             chart_organization=key.organization,
-            first_row=max(len(res.get("phases", [])) - 1, 0) + (1 if res.get("proposal") else 0),
+            # Below the chart's own labels: phase lines, a proposed change point, the incomplete band.
+            first_row=max(len(res.get("phases", [])) - 1, 0)
+            + (1 if res.get("proposal") else 0)
+            + (1 if pd.Series(res.get("incomplete", []), dtype=bool).any() else 0),
         )
         fig.update_layout(height=420)
         s.figures.append((f"{metric.name}: {res['reading']}", fig))

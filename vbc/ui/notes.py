@@ -183,7 +183,7 @@ def metric_actions(ctx: Context, metric_id: str, reading: str | None = None) -> 
     items = actions.visible(ctx.store, ctx.viewer, metric_id=metric_id, organization=ctx.organization)
     if not items:
         return
-    st.markdown("#### Actions taken on this measure")
+    st.markdown("#### Actions taken on this metric")
     rows = []
     for a in items:
         steps = actions.history(ctx.store, a)
