@@ -73,7 +73,7 @@ def test_nhs_reference_vector_too_short_to_separate_a_season(higher):
     assert not res["season"].tested and res["season"].complete_months == 18
     assert res["signal"][4] == "possible"
     assert res["reading"] == stats.COMMON
-    assert any("cannot yet be separated" in d for d in res["detail"])
+    assert any("24 are needed to tell a month-of-year pattern from a change" in d for d in res["detail"])
     spike_last = spc.monthly_chart(higher, months(18), [*REF_Y[:-1], 10], seasonal=True)
     assert spike_last["reading"] == spc.UNSEPARATED and spike_last["code"] == "unseparated"
     assert spike_last["signal"][-1] == "possible"

@@ -124,7 +124,7 @@ def _change_lines(fig: go.Figure, months, res: dict) -> None:
     marks = [(p["first"], f"{p['first']} · {p['title']}", INK, "solid") for p in res.get("phases", [])[1:]]
     if res.get("proposal"):
         m = res["proposal"]["month"]
-        marks.append((m, f"{m} · sustained shift? confirm to rebase", ORANGE, "dot"))
+        marks.append((m, f"{m} · sustained shift? confirm to rebase", SIGNAL_COLOURS["possible"], "dot"))
     for row, (month, text, colour, dash) in enumerate(marks):
         if month not in months:
             continue

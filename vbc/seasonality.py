@@ -102,8 +102,8 @@ class SeasonTest:
         """What the test found, in a sentence for the reading."""
         if not self.tested:
             return (
-                f"the season cannot yet be separated: {self.complete_months} complete month(s), "
-                f"{MIN_SEASON_MONTHS} needed to test for a month-of-year pattern"
+                f"{self.complete_months} complete month(s) so far: {MIN_SEASON_MONTHS} are needed to "
+                "tell a month-of-year pattern from a change"
             )
         if self.seasonal:
             drift = f", following their steady drift of {self.drift:+,.2f} a month" if self.drift else ""
