@@ -79,7 +79,12 @@ SYSTEMS: dict[str, tuple[str, str, str, str]] = {
     "icd10pcs": ("code_icd10pcs", _TEXT, r"[0-9A-HJ-NP-Z]{7}", "ICD-10-PCS procedure codes"),
     "hcpcs": ("code_hcpcs", _HCPCS, r"[0-9A-Z][0-9]{3}[0-9A-Z]|[A-Z][0-9]{4}", "CPT/HCPCS codes"),
     "ndc": ("code_ndc", _NDC, r"[0-9]{11}", "11-digit NDCs"),
-    "loinc": ("code_loinc", "nullif(upper(trim(CAST(x AS VARCHAR))), '')", r"[0-9]{1,7}-[0-9]", "LOINC codes"),
+    "loinc": (
+        "code_loinc",
+        "nullif(upper(trim(CAST(x AS VARCHAR))), '')",
+        r"[0-9]{1,7}-[0-9]",
+        "LOINC codes",
+    ),
     "revenue": ("code_revenue", _pad(4), r"[0-9]{4}", "4-digit revenue centre codes"),
     "pos": ("code_pos", _pad(2), r"[0-9]{2}", "2-digit place of service codes"),
     "bill_type": ("code_bill_type", _BILL_TYPE, r"[0-9]{3}", "3-digit type of bill codes"),
