@@ -7,8 +7,9 @@ is:
 - which months are judged: incomplete months (claims still arriving), suppressed months and
   months whose lookback reaches before the data are drawn but never judged;
 - the expectation each month is judged against: the centre line of its phase, or for a seasonal
-  cost or utilization series the phase's level plus the month's usual seasonal effect, so the
-  rules run on an XmR chart of value − expectation;
+  cost or utilization series the phase's level plus the month's usual seasonal effect (and the
+  earlier years' drift when it is significant), so the rules run on an XmR chart of
+  value − expectation;
 - phases: limits are computed per phase. A phase starts at a declared change point (known and
   explained: `change_points.yaml` in the data directory, or any list of ChangePoint), and past
   points are judged against their own phase's limits only;
