@@ -643,7 +643,7 @@ def _meeting_parsers(sub) -> None:
     exp = ann.add_parser("export", help="the annotations a viewer may see")
     exp.add_argument("--data", required=True, metavar="DIR")
     exp.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
-    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    _format(exp)
     exp.set_defaults(func=cmd_annotations_export)
 
     mt = sub.add_parser("meeting", help="joint meetings: open one")
@@ -706,14 +706,15 @@ def _add_spc_parser(sub) -> None:
         metavar="DOLLARS",
         help="high-cost cap per member per year (total_cost_pmpm_completed)",
     )
-    c.add_argument("--format", choices=("csv", "json"), default="csv")
+    _format(c)
     c.set_defaults(func=cmd_spc)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m vbc", description="Shared VBC performance dashboard")
-    sub = p.add_subparsers(dest="command", required=True)
+def _format(parser: argparse.ArgumentParser, default: str = "csv") -> None:
+    parser.add_argument("--format", choices=("csv", "json"), default=default)
 
+
+def _data_parsers(sub) -> None:
     d = sub.add_parser("demo", help="generate seeded demo extracts")
     d.add_argument("--out", required=True)
     d.add_argument("--members", type=int, default=20_000)
@@ -735,14 +736,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.set_defaults(func=cmd_build)
 
+
+def _reading_parsers(sub) -> None:
     m = sub.add_parser("metrics", help="compute metrics")
     m.add_argument("--data", required=True)
     m.add_argument("--metric", action="extend", nargs="+", help="metric id(s) (default all)")
     m.add_argument("--by", action="extend", nargs="+", choices=sorted(GROUPINGS), help="grouping(s)")
-    m.add_argument("--start", help="first month, YYYY-MM")
-    m.add_argument("--end", help="last month, YYYY-MM")
+    _period(m)
     m.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
-    m.add_argument("--format", choices=("csv", "json"), default="csv")
+    _format(m)
     m.set_defaults(func=cmd_metrics)
 
     _add_spc_parser(sub)
@@ -750,10 +752,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("measure-results", help="person-level results of one quality measure")
     r.add_argument("--data", required=True)
     r.add_argument("--metric", required=True, help="quality measure id")
-    r.add_argument("--start", help="first month, YYYY-MM")
-    r.add_argument("--end", help="last month, YYYY-MM")
+    _period(r)
     r.add_argument("--viewer", default="payer", help="payer | org:NAME (the joint view is refused)")
-    r.add_argument("--format", choices=("csv", "json"), default="csv")
+    _format(r)
     r.set_defaults(func=cmd_measure_results)
 
     a = sub.add_parser("attribution", help="export the attribution in force at --end, one row per person")
@@ -764,7 +765,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--window", type=int, choices=(12, 24), default=12, help="assignment window, months")
     a.add_argument("--mode", choices=("retrospective", "prospective"), default="retrospective")
     a.add_argument("--viewer", default="payer", help="payer | org:NAME (joint: refused, member-level)")
-    a.add_argument("--format", choices=("csv", "json"), default="csv")
+    _format(a)
     a.set_defaults(func=cmd_attribution)
 
     st = sub.add_parser("settlement", help="every step of a contract's settlement")
@@ -776,18 +777,33 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--members", type=int, help="attributed members (default member months / 12)")
     st.add_argument("--quality-score", type=float, help="quality composite, 0-100")
     st.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
-    st.add_argument("--format", choices=("csv", "json"), default="json")
+    _format(st, default="json")
     st.set_defaults(func=cmd_settlement)
 
-    _users_parser(sub)
+
+def _period(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", help="first month, YYYY-MM")
+    parser.add_argument("--end", help="last month, YYYY-MM")
+
+
+def _audit_parser(sub) -> None:
     au = sub.add_parser("audit", help="export the audit log (an audited export itself)")
     au.add_argument("--data", required=True, metavar="DIR")
     au.add_argument("--since", metavar="YYYY-MM-DD", help="first day")
     au.add_argument("--until", metavar="YYYY-MM-DD", help="last day")
     au.add_argument("--account", metavar="E", help="only this account")
     au.add_argument("--action", action="extend", nargs="+", metavar="ACTION", help="only these actions")
-    au.add_argument("--format", choices=("csv", "json"), default="csv")
+    _format(au)
     au.set_defaults(func=cmd_audit)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m vbc", description="Shared VBC performance dashboard")
+    sub = p.add_subparsers(dest="command", required=True)
+    _data_parsers(sub)
+    _reading_parsers(sub)
+    _users_parser(sub)
+    _audit_parser(sub)
     _meeting_parsers(sub)
     return p
 
