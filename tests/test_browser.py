@@ -22,6 +22,16 @@ from vbc.ui.navigation import PAGES as NAVIGATION
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def need_chromium() -> None:
+    """Skip without Debian's chromium; in CI (where ./test.sh installs it) fail instead."""
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; ./test.sh installs Debian's package")
+        pytest.skip("chromium is not installed (./test.sh installs it)")
+
+
 # The root URL (the default page) and every page at its own URL.
 PAGES = [("", DEFAULT.title)] + [(p.url_path, p.title) for p in NAVIGATION]
 
@@ -36,10 +46,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; ./test.sh installs Debian's package")
-        pytest.skip("chromium is not installed (./test.sh installs it)")
+    need_chromium()
     from tests.conftest import build_small_extract
 
     base = tmp_path_factory.mktemp("browser")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, ROOT, _free_port
+from tests.test_browser import CHROMIUM, ROOT, _free_port, need_chromium
 
 pytestmark = pytest.mark.browser
 PASSWORD = "a browser test password"
@@ -100,9 +100,9 @@ def _extract_with_accounts(base: Path, sso: bool = False) -> Path:
 
 
 def _tag(data: Path) -> str:
-    import hashlib
+    from vbc.workspace import state_tag
 
-    return hashlib.sha256(str(data.resolve()).encode()).hexdigest()[:12]
+    return state_tag(data)
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +112,7 @@ def shots(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; ./test.sh installs Debian's package")
-        pytest.skip("chromium is not installed (./test.sh installs it)")
+    need_chromium()
     base = tmp_path_factory.mktemp("auth-local")
     data = _extract_with_accounts(base)
     url, proc = _serve(base, data, {"VBC_IDLE_MINUTES": "30"})
@@ -279,8 +276,7 @@ def test_admin_reads_the_audit_page(local_server, browser, shots):
 
 
 def test_an_idle_session_expires(tmp_path_factory, browser, shots):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("chromium is not installed")
+    need_chromium()
     base = tmp_path_factory.mktemp("auth-idle")
     data = _extract_with_accounts(base)
     url, proc = _serve(base, data, {"VBC_IDLE_MINUTES": "0.1"})  # six seconds
@@ -318,10 +314,7 @@ def identity_provider():
 
 @pytest.fixture(scope="module")
 def sso_server(tmp_path_factory, identity_provider):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; ./test.sh installs Debian's package")
-        pytest.skip("chromium is not installed (./test.sh installs it)")
+    need_chromium()
     base = tmp_path_factory.mktemp("auth-sso")
     data = _extract_with_accounts(base, sso=True)
     port = _free_port()

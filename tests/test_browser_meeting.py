@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM
+from tests.test_browser import CHROMIUM, need_chromium
 from tests.test_browser_auth import LOCAL, ROLES, _open, _serve, _settle, _sign_in, _stop, _tag
 
 pytestmark = pytest.mark.browser
@@ -42,10 +42,7 @@ def browser():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed; ./test.sh installs Debian's package")
-        pytest.skip("chromium is not installed (./test.sh installs it)")
+    need_chromium()
     from tests.test_browser_auth import PASSWORD
     from vbc import accounts, actions
     from vbc.collab import Author

@@ -53,10 +53,15 @@ class BuildBusy(RuntimeError):
     """Another process is building this data directory right now."""
 
 
+def state_tag(data_dir: Path) -> str:
+    """The folder name a data directory's builds get under VBC_STATE_DIR or the user cache."""
+    return hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:12]
+
+
 def state_dir_for(data_dir: Path) -> Path:
     """Where builds for `data_dir` live: VBC_STATE_DIR, else `<data>/.vbc`, else the user cache."""
     data_dir = Path(data_dir).resolve()
-    tag = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    tag = state_tag(data_dir)
     if os.environ.get("VBC_STATE_DIR"):
         return Path(os.environ["VBC_STATE_DIR"]) / tag
     local = data_dir / ".vbc"
