@@ -643,7 +643,7 @@ def _meeting_parsers(sub) -> None:
     exp = ann.add_parser("export", help="the annotations a viewer may see")
     exp.add_argument("--data", required=True, metavar="DIR")
     exp.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
-    _format(exp)
+    _format_option(exp)
     exp.set_defaults(func=cmd_annotations_export)
 
     mt = sub.add_parser("meeting", help="joint meetings: open one")
@@ -706,11 +706,11 @@ def _add_spc_parser(sub) -> None:
         metavar="DOLLARS",
         help="high-cost cap per member per year (total_cost_pmpm_completed)",
     )
-    _format(c)
+    _format_option(c)
     c.set_defaults(func=cmd_spc)
 
 
-def _format(parser: argparse.ArgumentParser, default: str = "csv") -> None:
+def _format_option(parser: argparse.ArgumentParser, default: str = "csv") -> None:
     parser.add_argument("--format", choices=("csv", "json"), default=default)
 
 
@@ -742,9 +742,9 @@ def _reading_parsers(sub) -> None:
     m.add_argument("--data", required=True)
     m.add_argument("--metric", action="extend", nargs="+", help="metric id(s) (default all)")
     m.add_argument("--by", action="extend", nargs="+", choices=sorted(GROUPINGS), help="grouping(s)")
-    _period(m)
+    _period_options(m)
     m.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
-    _format(m)
+    _format_option(m)
     m.set_defaults(func=cmd_metrics)
 
     _add_spc_parser(sub)
@@ -752,9 +752,9 @@ def _reading_parsers(sub) -> None:
     r = sub.add_parser("measure-results", help="person-level results of one quality measure")
     r.add_argument("--data", required=True)
     r.add_argument("--metric", required=True, help="quality measure id")
-    _period(r)
+    _period_options(r)
     r.add_argument("--viewer", default="payer", help="payer | org:NAME (the joint view is refused)")
-    _format(r)
+    _format_option(r)
     r.set_defaults(func=cmd_measure_results)
 
     a = sub.add_parser("attribution", help="export the attribution in force at --end, one row per person")
@@ -765,7 +765,7 @@ def _reading_parsers(sub) -> None:
     a.add_argument("--window", type=int, choices=(12, 24), default=12, help="assignment window, months")
     a.add_argument("--mode", choices=("retrospective", "prospective"), default="retrospective")
     a.add_argument("--viewer", default="payer", help="payer | org:NAME (joint: refused, member-level)")
-    _format(a)
+    _format_option(a)
     a.set_defaults(func=cmd_attribution)
 
     st = sub.add_parser("settlement", help="every step of a contract's settlement")
@@ -777,11 +777,11 @@ def _reading_parsers(sub) -> None:
     st.add_argument("--members", type=int, help="attributed members (default member months / 12)")
     st.add_argument("--quality-score", type=float, help="quality composite, 0-100")
     st.add_argument("--viewer", default="payer", help="payer | joint | org:NAME")
-    _format(st, default="json")
+    _format_option(st, default="json")
     st.set_defaults(func=cmd_settlement)
 
 
-def _period(parser: argparse.ArgumentParser) -> None:
+def _period_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", help="first month, YYYY-MM")
     parser.add_argument("--end", help="last month, YYYY-MM")
 
@@ -793,7 +793,7 @@ def _audit_parser(sub) -> None:
     au.add_argument("--until", metavar="YYYY-MM-DD", help="last day")
     au.add_argument("--account", metavar="E", help="only this account")
     au.add_argument("--action", action="extend", nargs="+", metavar="ACTION", help="only these actions")
-    _format(au)
+    _format_option(au)
     au.set_defaults(func=cmd_audit)
 
 
