@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/venv.sh requirements.txt
+# The meeting packet draws its charts in Debian's chromium (kaleido) and writes DejaVu Sans; without
+# them everything else works and the packet button says what is missing.
+source scripts/debian.sh
+need_deb chromium /usr/bin/chromium "chart images in the meeting packet" || echo "chromium not installed: packets will say so"
+need_deb fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "the packet's PDF text" || true
 DATA="${VBC_DATA_DIR:-}"
 if [ "${1:-}" = "--data" ] && [ -n "${2:-}" ]; then DATA="$2"; fi
 if [ -z "$DATA" ]; then
