@@ -177,6 +177,63 @@ def _served_sql(by: list[str], scope: str, parent: bool) -> str:
     """
 
 
+def _facts_sql(metric_ids: list[str], by: list[str], scope: str, parent: bool) -> str:
+    """Several metrics at once from the build's member-month facts (vbc.serving): each one's
+    numerator and denominator per member month, summed per person and group as `_aggregate_sql`
+    sums its rows. `rows_<i>`: how many people had a row of metric i (a group without any has no
+    line for that metric, as the join of its own rows would give none)."""
+    group_select, group_names = _group_parts(by, parent)
+    per_person, totals = [], []
+    for i, metric_id in enumerate(metric_ids):
+        n, d, r = serving.fact_columns(metric_id)
+        per_person.append(f"sum(mm.{n}) AS y{i}, sum(mm.{d}) AS d{i}, sum(mm.{r}) AS r{i}")
+        totals.append(
+            f"count(*) FILTER (WHERE d{i} > 0) AS n_persons_{i}, sum(y{i}) AS numerator_{i}, "
+            f"sum(d{i}) AS denominator_{i}, sum(y{i} * y{i}) AS sum_y2_{i}, sum(y{i} * d{i}) AS sum_yd_{i}, "
+            f"sum(d{i} * d{i}) AS sum_d2_{i}, count(*) FILTER (WHERE r{i} > 0) AS rows_{i}"
+        )
+    return f"""
+    WITH mm AS (
+        SELECT * FROM {serving.FACTS}
+        WHERE year_month BETWEEN $month_start AND $month_end {scope}
+    ), per_person AS (
+        SELECT {group_select} mm.person_id, {", ".join(per_person)}
+        FROM mm GROUP BY ALL
+    )
+    SELECT {group_names} {", ".join(totals)}
+    FROM per_person GROUP BY ALL
+    """
+
+
+def compute_facts(
+    con: duckdb.DuckDBPyConnection,
+    metrics: list[Metric],
+    viewer: Viewer,
+    period: Period,
+    by: list[str] | tuple[str, ...] = (),
+    filters: dict | None = None,
+) -> list[pd.DataFrame]:
+    """`compute_metric` for metrics precomputed as member-month facts, in one query."""
+    by = list(by)
+    scope = member_scope(viewer, filters)
+    parent = viewer.suppresses and "organization" not in by and any(b in NESTED for b in by)
+    sql = _facts_sql([m.id for m in metrics], by, scope.sql, parent)
+    params = {**scope.params, "month_start": period.start.replace(day=1), "month_end": period.end}
+    df = con.execute(sql, params).df()
+    keys = [f"g_{b}" for b in by] + (["parent_organization"] if parent else [])
+    frames = []
+    for i, metric in enumerate(metrics):
+        part = df[keys + [f"{c}_{i}" for c in ("n_persons", *_SUMS, "rows")]]
+        part = part.rename(columns={f"{c}_{i}": c for c in ("n_persons", *_SUMS, "rows")})
+        if by:
+            part = part[part["rows"] > 0]
+        frames.append(_finish(part.drop(columns=["rows"]).reset_index(drop=True), metric, viewer, period, by))
+    return frames
+
+
+_SUMS = ("numerator", "denominator", "sum_y2", "sum_yd", "sum_d2")
+
+
 def _value_and_interval(kind: str, row) -> tuple[float, float, float]:
     num, den = float(row.numerator or 0), float(row.denominator or 0)
     if den <= 0:
@@ -270,6 +327,8 @@ def compute_periods(
     precomputed results where the build has them, and the other periods are evaluated together in
     one query; any other metric is computed period by period. One frame per period, in order."""
     by = list(by)
+    if metric.id in served.facts:
+        return [compute_facts(con, [metric], viewer, p, by, filters)[0] for p in periods]
     scope = member_scope(viewer, filters)
     parent = viewer.suppresses and "organization" not in by and any(b in NESTED for b in by)
     if not metric.periodic:
@@ -358,10 +417,21 @@ def compute_metrics(
     con = ws.connect()
     try:
         served = serving.served(ws, con, registry)
+        # Metrics precomputed as member-month facts come from one query together.
+        batch = [registry.get(m) for m in metric_ids if m in served.facts]
+        batched = dict(
+            zip(
+                [m.id for m in batch], compute_facts(con, batch, viewer, period, by, filters) if batch else []
+            )
+        )
         for metric_id in metric_ids:
             metric = registry.get(metric_id)
-            if metric.completed_from:
-                frames.append(_completed(con, ws, registry, metric, viewer, period, list(by), filters))
+            if metric_id in batched:
+                frames.append(batched[metric_id])
+            elif metric.completed_from:
+                frames.append(
+                    _completed(con, ws, registry, metric, viewer, period, list(by), filters, served)
+                )
             else:
                 frames.append(compute_metric(con, metric, viewer, period, by, filters, served))
     finally:
@@ -378,16 +448,17 @@ def _completed(
     period: Period,
     by: list[str],
     filters: dict,
+    served: serving.Served = serving.NOTHING,
 ) -> pd.DataFrame:
     """A completed PMPM (`completed_from` in its definition): the raw metric, completed per
     incurred month by the lag triangle of its claims (vbc/completion.py)."""
     base = registry.get(metric.completed_from)
     # Output-level rows (and the joint view's suppression) come from the raw metric itself.
-    out = compute_metric(con, base, viewer, period, by, filters)
+    out = compute_metric(con, base, viewer, period, by, filters, served)
     # Month-level raw dollars: the joint view is unscoped, so the payer scope is the same rows.
     inner = viewer if viewer.kind != "joint" else Viewer("payer")
     by_month = list(by) if "month" in by else [*by, "month"]
-    monthly = compute_metric(con, base, inner, period, by_month, filters)
+    monthly = compute_metric(con, base, inner, period, by_month, filters, served)
     factors = completion.completion_table(con, ws, inner, filters, metric.claims_category)
     return completion.completed_frame(metric.id, out, monthly, factors, by)
 

@@ -16,6 +16,7 @@ tests compare the two.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -339,6 +340,123 @@ def _finish_results(con: duckdb.DuckDBPyConnection, sets: list) -> None:
 
 
 # ------------------------------------------------------------------------------------------------
+# Member-month facts: every cost and utilization metric, and each category's dollars and events,
+# per person, payer and month, computed once
+
+
+_IDENT = re.compile(r"^[a-z0-9_]+$")
+FACTS = "member_month_facts"
+
+
+def fact_metric(metric: Metric) -> bool:
+    """Metrics whose rows do not depend on the period (their SQL has no period parameters): their
+    person-month rows are computed once at build time and every period is a sum of them."""
+    return (
+        not metric.periodic
+        and not metric.completed_from
+        and not metric.parameters
+        and bool(_IDENT.match(metric.id))
+    )
+
+
+def fact_columns(metric_id: str) -> tuple[str, str, str]:
+    """(numerator, denominator, rows) column names of a metric in member_month_facts."""
+    return tuple(f'"{metric_id}:{part}"' for part in ("n", "d", "r"))
+
+
+def _claim_facts_sql() -> str:
+    """Per person, payer and incurred month: paid dollars (NULL without a claim line), and each
+    category's dollars and events as vbc.cost counts them (admissions, SNF stays, ED visits,
+    prescriptions, and person-days with a claim for the other categories)."""
+    from vbc.marts import SERVICE_CATEGORIES
+
+    paid = ", ".join(
+        f"sum(paid_amount) FILTER (WHERE service_category = '{c}') AS \"paid:{c}\""
+        for c in SERVICE_CATEGORIES
+    )
+    days = ", ".join(
+        f"count(DISTINCT service_date) FILTER (WHERE service_category = '{c}') AS \"events:{c}\""
+        for c in SERVICE_CATEGORIES
+        if c not in ("inpatient", "snf", "emergency", "pharmacy")
+    )
+    return f"""
+    WITH lines AS (
+        SELECT person_id, payer, incurred_month AS year_month, sum(paid_amount) AS paid, {paid}, {days},
+               count(DISTINCT claim_id) FILTER (WHERE service_category = 'pharmacy') AS "events:pharmacy"
+        FROM claim_lines GROUP BY ALL
+    ), stays AS (
+        SELECT person_id, payer, admission_month AS year_month, count(*) AS "events:inpatient"
+        FROM inpatient_stays GROUP BY ALL
+    ), snf AS (
+        SELECT person_id, payer, admission_month AS year_month, count(*) AS "events:snf" FROM snf_stays GROUP BY ALL
+    ), ed AS (
+        SELECT person_id, payer, visit_month AS year_month, count(*) AS "events:emergency" FROM ed_visits GROUP BY ALL
+    )
+    SELECT * FROM lines
+    FULL JOIN stays USING (person_id, payer, year_month)
+    FULL JOIN snf USING (person_id, payer, year_month)
+    FULL JOIN ed USING (person_id, payer, year_month)
+    """
+
+
+def _metric_rows(con: duckdb.DuckDBPyConnection, metric: Metric, name: str) -> None:
+    """A metric's rows summed per person, payer and month into temporary table `name`; integer
+    sums kept as BIGINT (DuckDB's sum of integers is a 128-bit integer)."""
+    from vbc import engine
+
+    engine.prepare(con, metric)
+    types = dict((d[0], str(d[1])) for d in con.execute(f"SELECT * FROM ({metric.sql}) LIMIT 0").description)
+
+    def cast(col: str) -> str:
+        kind = (
+            "DOUBLE"
+            if any(t in types.get(col, "") for t in ("DOUBLE", "FLOAT", "DECIMAL", "REAL"))
+            else "BIGINT"
+        )
+        return f"CAST(sum({col}) AS {kind})"
+
+    con.execute(f"""
+    CREATE OR REPLACE TEMP TABLE {name} AS
+    SELECT person_id, payer, year_month, {cast("numerator")} AS n, {cast("denominator")} AS d, count(*) AS r
+    FROM ({metric.sql}) GROUP BY person_id, payer, year_month
+    """)
+
+
+def precompute_facts(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict:
+    """`member_month_facts`: one row per member month with its plan, organization, TIN and NPI (so
+    vbc.scope and the engine's groupings apply as to member_months), the claim facts above, and
+    for every fact_metric its numerator, denominator and row count (`"<id>:n"`, `:d`, `:r`; NULL
+    where the metric has no row, exactly as the engine's join of its rows to member months)."""
+    metrics = [m for m in registry if fact_metric(m)]
+    seconds = {}
+    for i, metric in enumerate(metrics):
+        started = time.perf_counter()
+        _metric_rows(con, metric, f"_fact_{i}")
+        seconds[metric.id] = round(time.perf_counter() - started, 2)
+    joins = "".join(
+        f" LEFT JOIN _fact_{i} f{i} USING (person_id, payer, year_month)" for i in range(len(metrics))
+    )
+    picks = "".join(
+        f", f{i}.n AS {n}, f{i}.d AS {d}, f{i}.r AS {r}"
+        for i, m in enumerate(metrics)
+        for n, d, r in [fact_columns(m.id)]
+    )
+    started = time.perf_counter()
+    con.execute(f"""
+    CREATE OR REPLACE TABLE {FACTS} AS
+    WITH claims AS ({_claim_facts_sql()})
+    SELECT mm.person_id, mm.payer, mm.year_month, mm.plan, mm.organization, mm.tin, mm.npi,
+           c.* EXCLUDE (person_id, payer, year_month) {picks}
+    FROM member_months mm LEFT JOIN claims c USING (person_id, payer, year_month) {joins}
+    ORDER BY mm.year_month, mm.organization, mm.tin, mm.npi, mm.person_id, mm.payer
+    """)
+    seconds["(table)"] = round(time.perf_counter() - started, 2)
+    for i in range(len(metrics)):
+        con.execute(f"DROP TABLE _fact_{i}")
+    return {"fact_metrics": [m.id for m in metrics], "facts_seconds": seconds}
+
+
+# ------------------------------------------------------------------------------------------------
 # What a reader finds precomputed in its build
 
 _ENABLED = True
@@ -362,6 +480,7 @@ class Served:
 
     sets: dict
     events_ok: bool  # quality_events was built from the value sets the definitions use now
+    facts: frozenset = frozenset()  # metrics with columns in member_month_facts
 
     def find(self, metric_id: str, variant: str, period: Period, detail: bool = False):
         hit = self.sets.get((metric_id, variant, period.start, period.end))
@@ -382,7 +501,7 @@ def served(ws, con: duckdb.DuckDBPyConnection, registry: Registry) -> Served:
     path = str(ws.mart_path)
     if path not in _SETS:  # a build file is never rewritten, so its index is read once
         _SETS[path] = _result_sets(con)
-    return Served(_SETS[path], events_ok)
+    return Served(_SETS[path], events_ok, frozenset(good.get("fact_metrics") or ()))
 
 
 _SETS: dict[str, dict] = {}
@@ -447,6 +566,9 @@ def build_serving(con: duckdb.DuckDBPyConnection, facts: dict) -> dict:
         registry = load_registry()
     except MetricDefinitionError as exc:
         return {**out, "serving_skipped": str(exc), "serving_seconds": timings}
+    started = time.perf_counter()
+    out |= precompute_facts(con, registry)
+    timings["member_month_facts"] = round(time.perf_counter() - started, 2)
     first, last = facts.get("first_month"), facts.get("last_month")
     if first and last:
         started = time.perf_counter()
