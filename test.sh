@@ -12,4 +12,6 @@ need_deb fonts-dejavu-core /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf "the 
 need_deb postgresql "/usr/lib/postgresql/*/bin/pg_ctl" "the state-store tests on PostgreSQL"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-exec .venv/bin/python -m pytest "$@"
+# One worker per core and one more (the browser tests spend most of their time waiting on a page);
+# whole files per worker, so a file's server or build is made once. `./test.sh -n 0` runs serially.
+exec .venv/bin/python -m pytest -n "$(( $(nproc) + 1 ))" --dist loadfile "$@"
