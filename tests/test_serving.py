@@ -14,7 +14,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from vbc import quality, serving
+from vbc import cost, quality, serving
 from vbc.engine import compute_metrics, data_period
 from vbc.periods import Period
 from vbc.registry import load_registry
@@ -79,6 +79,23 @@ def test_every_metric_equals_its_on_demand_computation(built, fixture):
     _same(fast, slow, f"{fixture} every other metric")
 
 
+@pytest.mark.parametrize("fixture", ["small", "utilization", "categories", "runout"])
+def test_category_dollars_and_events_equal_their_on_demand_computation(built, fixture):
+    """What moved (the Cost page) reads each category's dollars and events from the facts."""
+    ws = built(fixture)
+    assert serving.has_claim_facts(ws)
+    span = data_period(ws)
+    orgs = [None, *sorted({v.organization for v in _viewers(ws) if v.organization})]
+    for viewer in _viewers(ws):
+        for org in orgs if viewer.kind == "payer" else [None]:
+            (fast, fast_mm), (slow, slow_mm) = _both(cost.category_events, ws, viewer, span, org)
+            assert serving.has_claim_facts(ws)
+            keys = ["category", "month"]
+            _same(fast.sort_values(keys), slow.sort_values(keys), f"{fixture} {viewer} {org} events")
+            _same(fast_mm, slow_mm, f"{fixture} {viewer} {org} member months")
+            assert len(fast) > 0
+
+
 def test_quality_results_are_read_precomputed_and_equal_on_demand(built):
     ws = built("quality")
     served = _served(ws)
@@ -108,11 +125,14 @@ def test_demo_build_pages_numbers_equal_on_demand(demo_ws):
     for viewer in (payer, Viewer("joint"), org):
         fast, slow = _both(compute_metrics, ws, REGISTRY, ids, viewer, year, ("organization",))
         _same(fast, slow, f"demo {viewer} by organization")
-    cost = [m for m in ids if m in served.facts]
-    fast, slow = _both(compute_metrics, ws, REGISTRY, cost, payer, span, ("month",))
+    cost_ids = [m for m in ids if m in served.facts]
+    fast, slow = _both(compute_metrics, ws, REGISTRY, cost_ids, payer, span, ("month",))
     _same(fast, slow, "demo cost by month")
     for metric in quality.quality_metrics(REGISTRY)[:3]:
         fast, slow = _both(quality.trend, ws, REGISTRY, metric.id, org)
         _same(fast, slow, f"demo {metric.id} trend")
     fast, slow = _both(quality.care_gaps, ws, REGISTRY, org, year)
     _same(fast, slow, "demo care gaps")
+    before = Period(date(year.start.year - 1, 1, 1), date(year.start.year - 1, 12, 31))
+    fast, slow = _both(cost.what_moved, ws, payer, before, year)
+    _same(pd.DataFrame(fast), pd.DataFrame(slow), "demo what moved")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from vbc import completion
+from vbc import completion, serving
 from vbc.engine import PER_1000_SCALE
 from vbc.marts import CATEGORY_LABELS, SERVICE_CATEGORIES
 from vbc.periods import Period, add_months
@@ -351,6 +351,8 @@ def category_events(
     params.update({"month_start": period.start.replace(day=1), "month_end": period.end})
     con = ws.connect()
     try:
+        if serving.has_claim_facts(ws):
+            return _category_events_from_facts(con, scope, params)
         df = con.execute(
             f"""
             WITH mm AS (SELECT person_id, payer, year_month FROM member_months
@@ -394,6 +396,32 @@ def category_events(
     finally:
         con.close()
     return df, months
+
+
+def _category_events_from_facts(con, scope: str, params: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`category_events` from the build's member-month facts (vbc.serving): the same dollars and
+    events per person month, summed per month in one pass. A category has a row in a month when
+    it has dollars or events there, as in the join of its claim rows."""
+    sums = ", ".join(
+        f"sum({paid}) AS p{i}, sum({events}) AS e{i}"
+        for i, (paid, events) in enumerate(serving.claim_fact_columns(c) for c in SERVICE_CATEGORIES)
+    )
+    wide = con.execute(
+        f"""SELECT strftime(year_month, '%Y-%m') AS month, count(*) AS member_months, {sums}
+            FROM {serving.FACTS} WHERE year_month BETWEEN $month_start AND $month_end {scope}
+            GROUP BY ALL""",
+        params,
+    ).df()
+    parts = []
+    for i, category in enumerate(SERVICE_CATEGORIES):
+        part = pd.DataFrame(
+            {"category": category, "month": wide["month"], "paid": wide[f"p{i}"], "events": wide[f"e{i}"]}
+        )
+        parts.append(part[part["paid"].notna() | (part["events"].fillna(0) > 0)])
+    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    df["paid"] = df["paid"].fillna(0.0).astype(float)
+    df["events"] = df["events"].fillna(0).astype("int64")
+    return df, wide[["month", "member_months"]]
 
 
 def decompose_values(mm0: float, paid0: float, ev0: float, mm1: float, paid1: float, ev1: float) -> dict:

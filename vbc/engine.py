@@ -97,9 +97,15 @@ def value_set_table(names: tuple[str, ...]) -> pa.Table:
     )
 
 
-def _aggregate_sql(metric: Metric, by: list[str], scope: str, parent: bool = False) -> str:
-    """`parent`: also each group's organization (a TIN's or PCP's), for suppression across tables."""
+def _aggregate_sql(
+    metric: Metric, by: list[str], scope: str, parent: bool = False, per_period: bool = False
+) -> str:
+    """`parent`: also each group's organization (a TIN's or PCP's), for suppression across tables.
+    `per_period`: the metric is evaluated over the connection's period table
+    (vbc.registry.PERIODS_TABLE) and each period is aggregated on its own, in one query; `mm` then
+    spans every period (a measure's anchor month always lies in its own period)."""
     group_select, group_names = _group_parts(by, parent)
+    key, out_key = ("m.period_id, ", "period_id, ") if per_period else ("", "")
     return f"""
     WITH mm AS (
         SELECT * FROM member_months
@@ -107,14 +113,12 @@ def _aggregate_sql(metric: Metric, by: list[str], scope: str, parent: bool = Fal
     ), m AS (
         {metric.sql}
     ), per_person AS (
-        SELECT {group_select} m.person_id, sum(m.numerator) AS y, sum(m.denominator) AS d
+        SELECT {key}{group_select} m.person_id, sum(m.numerator) AS y, sum(m.denominator) AS d
         FROM m JOIN mm ON m.person_id = mm.person_id AND m.payer = mm.payer
                       AND m.year_month = mm.year_month
         GROUP BY ALL
     )
-    SELECT {group_names} count(*) FILTER (WHERE d > 0) AS n_persons,
-           sum(y) AS numerator, sum(d) AS denominator,
-           sum(y * y) AS sum_y2, sum(y * d) AS sum_yd, sum(d * d) AS sum_d2
+    SELECT {out_key}{group_names} {_TOTALS}
     FROM per_person GROUP BY ALL
     """
 
@@ -134,28 +138,6 @@ def _group_parts(by: list[str], parent: bool) -> tuple[str, str]:
 _TOTALS = """count(*) FILTER (WHERE d > 0) AS n_persons,
            sum(y) AS numerator, sum(d) AS denominator,
            sum(y * y) AS sum_y2, sum(y * d) AS sum_yd, sum(d * d) AS sum_d2"""
-
-
-def _periods_sql(metric: Metric, by: list[str], scope: str, parent: bool) -> str:
-    """A measure evaluated over the connection's period table (vbc.registry.PERIODS_TABLE), each
-    period aggregated on its own, in one query. `mm` spans every period: a measure's anchor month
-    always lies in its own period."""
-    group_select, group_names = _group_parts(by, parent)
-    return f"""
-    WITH mm AS (
-        SELECT * FROM member_months
-        WHERE year_month BETWEEN $month_start AND $month_end {scope}
-    ), m AS (
-        {metric.sql}
-    ), per_person AS (
-        SELECT m.period_id, {group_select} m.person_id, sum(m.numerator) AS y, sum(m.denominator) AS d
-        FROM m JOIN mm ON m.person_id = mm.person_id AND m.payer = mm.payer
-                      AND m.year_month = mm.year_month
-        GROUP BY ALL
-    )
-    SELECT period_id, {group_names} {_TOTALS}
-    FROM per_person GROUP BY ALL
-    """
 
 
 def _served_sql(by: list[str], scope: str, parent: bool) -> str:
@@ -358,7 +340,7 @@ def _periodic_raws(con, metric, periods, by, scope, parent, served, variant) -> 
             "month_start": min(periods[i].start for i in missing).replace(day=1),
             "month_end": max(periods[i].end for i in missing),
         }
-        df = con.execute(_periods_sql(metric, by, scope.sql, parent), params).df()
+        df = con.execute(_aggregate_sql(metric, by, scope.sql, parent, per_period=True), params).df()
         raws.update(_split(df, {i: i for i in missing}, by))
     return [raws[i] for i in range(len(periods))]
 

@@ -359,6 +359,17 @@ def fact_metric(metric: Metric) -> bool:
     )
 
 
+def has_claim_facts(ws) -> bool:
+    """Whether `ws`'s build holds member_month_facts (its claim columns do not depend on the
+    metric definitions, so any build that made the table can serve them)."""
+    return _ENABLED and "fact_metrics" in (ws.good or {})
+
+
+def claim_fact_columns(category: str) -> tuple[str, str]:
+    """(paid dollars, events) column names of a service category in member_month_facts."""
+    return f'"paid:{category}"', f'"events:{category}"'
+
+
 def fact_columns(metric_id: str) -> tuple[str, str, str]:
     """(numerator, denominator, rows) column names of a metric in member_month_facts."""
     return tuple(f'"{metric_id}:{part}"' for part in ("n", "d", "r"))

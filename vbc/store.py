@@ -235,6 +235,10 @@ revisions = Table(
 
 
 # ------------------------------------------------------------------ migrations, oldest first
+# Each migration spells out the tables as they were when it was written, rather than reusing the
+# live Table objects above: a later change to those must not change what an old migration creates
+# on a store that is still at that version. A migration is one schema version, so it is one
+# function however many tables it declares.
 def _m001_accounts_sessions_audit(conn: Connection) -> None:
     """Accounts, sign-in sessions and the append-only audit log (issue 13)."""
     md = MetaData()

@@ -125,6 +125,10 @@ def compute(ctx: Context, fn: Callable, **kwargs) -> object:
 
     The workspace, registry and viewer are always the context's (a page cannot pass another
     viewer); kwargs must be hashable values (periods, ids, tuples, frozen dataclasses)."""
+    return _cached_call(ctx, fn, ctx.viewer.key, kwargs)
+
+
+def _cached_call(ctx: Context, fn: Callable, viewer_key: str, kwargs: dict) -> object:
     if set(kwargs) & set(_INJECTED):
         raise TypeError(f"{', '.join(_INJECTED)} come from the context, not from the page")
     target = f"{fn.__module__}.{fn.__name__}"
@@ -133,7 +137,7 @@ def compute(ctx: Context, fn: Callable, **kwargs) -> object:
         str(ctx.ws.data_dir),
         ctx.build_id,
         ctx.registry.fingerprint,
-        ctx.viewer.key,
+        viewer_key,
         tuple(sorted(kwargs.items())),
     )
 
@@ -311,17 +315,7 @@ def load() -> Context | None:
 def compute_joint(ctx: Context, fn: Callable, **kwargs) -> object:
     """`compute` in the joint (de-identified) view, whatever the page's viewer: every role may
     present as the joint view (presenter mode, the joint packet)."""
-    if set(kwargs) & set(_INJECTED):
-        raise TypeError(f"{', '.join(_INJECTED)} come from the context, not from the page")
-    target = f"{fn.__module__}.{fn.__name__}"
-    return _compute(
-        target,
-        str(ctx.ws.data_dir),
-        ctx.build_id,
-        ctx.registry.fingerprint,
-        "joint",
-        tuple(sorted(kwargs.items())),
-    )
+    return _cached_call(ctx, fn, "joint", kwargs)
 
 
 def audit_view(ctx: Context, action: str = "page_view", detail: dict | None = None) -> None:
