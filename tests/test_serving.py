@@ -96,6 +96,28 @@ def test_category_dollars_and_events_equal_their_on_demand_computation(built, fi
             assert len(fast) > 0
 
 
+@pytest.mark.parametrize("fixture", ["small", "categories", "runout"])
+def test_lag_triangles_and_completion_equal_their_on_demand_computation(built, fixture):
+    """Completion factors and ranges from the build's lag facts equal those from claim lines."""
+    from vbc import completion
+    from vbc.marts import SERVICE_CATEGORIES
+
+    ws = built(fixture)
+    assert serving.lag_facts_through(ws) == completion.paid_through(ws)
+
+    def table(viewer, category):
+        con = ws.connect()
+        try:
+            return completion.completion_table(con, ws, viewer, None, category)
+        finally:
+            con.close()
+
+    for viewer in _viewers(ws):
+        for category in (None, *SERVICE_CATEGORIES):
+            fast, slow = _both(table, viewer, category)
+            _same(fast, slow, f"{fixture} {viewer} {category} completion")
+
+
 def test_quality_results_are_read_precomputed_and_equal_on_demand(built):
     ws = built("quality")
     served = _served(ws)

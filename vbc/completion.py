@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from vbc import suppression
+from vbc import serving, suppression
 from vbc.periods import month_from_index, month_index, month_label
 from vbc.scope import member_scope
 from vbc.security import Viewer
@@ -183,15 +183,23 @@ def chain_ladder(cumulative: np.ndarray) -> dict:
 
 # ----------------------------------------------------------------------------- triangle
 def triangle_frame(
-    con, viewer: Viewer, filters: dict | None, category: str | None, through: date
+    con, viewer: Viewer, filters: dict | None, category: str | None, through: date, from_facts: bool = False
 ) -> pd.DataFrame:
-    """Incremental paid dollars by incurred month and lag, for claims paid by `through`."""
+    """Incremental paid dollars by incurred month and lag, for claims paid by `through`.
+    `from_facts`: summed from the build's lag_facts (vbc.serving), which hold exactly these
+    dollars for `through` = the date they were cut at."""
     scope = member_scope(viewer, filters)
     params = dict(scope.params)
     cat = ""
     if category:
         cat = "AND c.service_category = $category"
         params["category"] = category
+    if from_facts:
+        return con.execute(
+            f"""SELECT c.incurred_month, c.lag, sum(c.paid) AS paid
+                FROM {serving.LAG_FACTS} c WHERE true {scope.sql} {cat} GROUP BY ALL ORDER BY 1, 2""",
+            params,
+        ).df()
     params.update({"through": through})
     return con.execute(
         f"""
@@ -257,7 +265,8 @@ def completion_table(
     if first is None or first > through:
         return pd.DataFrame(columns=cols)
     if frame is None:
-        frame = triangle_frame(con, viewer, filters, category, through)
+        served = serving.lag_facts_through(ws) == through
+        frame = triangle_frame(con, viewer, filters, category, through, from_facts=served)
     else:
         inc = np.array([month_index(pd.Timestamp(m).date()) for m in frame["incurred_month"]], dtype=int)
         cut = month_index(through)
@@ -371,7 +380,9 @@ def _backtest_rows(ws: Workspace, viewer: Viewer, filters, cuts, category, lates
     rows = []
     try:
         first = _first_month(con, viewer, filters)
-        frame = triangle_frame(con, viewer, filters, category, latest)
+        frame = triangle_frame(
+            con, viewer, filters, category, latest, from_facts=serving.lag_facts_through(ws) == latest
+        )
         final = completion_table(con, ws, viewer, filters, category, latest, frame, first)
         actual = dict(zip(final["month"], final["raw"]))
         for cut in cuts:

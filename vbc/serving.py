@@ -359,6 +359,37 @@ def fact_metric(metric: Metric) -> bool:
     )
 
 
+LAG_FACTS = "lag_facts"
+
+
+def precompute_lag_facts(con: duckdb.DuckDBPyConnection, through: date | None) -> dict:
+    """`lag_facts`: paid dollars by incurred month, payment lag and service category, per plan,
+    organization, TIN and NPI of the member month the claim was incurred in (so vbc.scope applies
+    as to member_months): the lag triangle of any viewer or filter is a sum over it. Only the
+    claims a triangle at the build's paid-through date reads (vbc.completion.triangle_frame)."""
+    if through is None:
+        return {}
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {LAG_FACTS} AS
+        SELECT mm.payer, mm.plan, mm.organization, mm.tin, mm.npi, c.service_category, c.incurred_month,
+               greatest(date_diff('month', c.incurred_month, c.paid_month), 0) AS lag,
+               sum(c.paid_amount) AS paid
+        FROM claim_lines c JOIN member_months mm ON mm.person_id = c.person_id AND mm.payer = c.payer
+                                                AND mm.year_month = c.incurred_month
+        WHERE c.paid_date <= $through AND c.incurred_month <= $through
+        GROUP BY ALL ORDER BY c.incurred_month, lag""",
+        {"through": through},
+    )
+    return {"lag_facts_through": through.isoformat()}
+
+
+def lag_facts_through(ws) -> date | None:
+    """The paid-through date `ws`'s lag_facts were cut at, or None (not built, or switched off)."""
+    text = (ws.good or {}).get("lag_facts_through") if ws is not None else None
+    return date.fromisoformat(text) if _ENABLED and text else None
+
+
 def has_claim_facts(ws) -> bool:
     """Whether `ws`'s build holds member_month_facts (its claim columns do not depend on the
     metric definitions, so any build that made the table can serve them)."""
@@ -580,6 +611,10 @@ def build_serving(con: duckdb.DuckDBPyConnection, facts: dict) -> dict:
     started = time.perf_counter()
     out |= precompute_facts(con, registry)
     timings["member_month_facts"] = round(time.perf_counter() - started, 2)
+    started = time.perf_counter()
+    through = facts.get("paid_through")
+    out |= precompute_lag_facts(con, date.fromisoformat(through) if through else None)
+    timings["lag_facts"] = round(time.perf_counter() - started, 2)
     first, last = facts.get("first_month"), facts.get("last_month")
     if first and last:
         started = time.perf_counter()
