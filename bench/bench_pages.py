@@ -47,6 +47,16 @@ IDLE = """() => {
     return app && app.getAttribute('data-test-script-state') === 'notRunning'
         && app.getAttribute('data-test-connection-state') === 'CONNECTED';
 }"""
+# Set before a click: a flag that turns true when the app's script starts running, however briefly
+# (a MutationObserver sees every change of the attribute, where polling can miss a short rerun).
+MARK = """() => {
+    window.__vbcRan = false;
+    const app = document.querySelector('[data-testid="stApp"]');
+    new MutationObserver(() => {
+        if (app.getAttribute('data-test-script-state') === 'running') window.__vbcRan = true;
+    }).observe(app, {attributes: true});
+}"""
+RAN_AND_IDLE = "() => window.__vbcRan === true && (" + IDLE + ")()"
 RUNNING = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return app && app.getAttribute('data-test-script-state') === 'running';
@@ -147,13 +157,24 @@ def wait_idle(page, started: float, timeout_s: float) -> float:
     return time.perf_counter() - started
 
 
+def click_and_wait(page, target, timeout_s: float) -> float:
+    """Click `target`; seconds until the script run the click started has finished."""
+    page.evaluate(MARK)
+    started = time.perf_counter()
+    target.click()
+    try:
+        page.wait_for_function("() => window.__vbcRan === true", polling=10, timeout=5000)
+    except Exception:  # the click started no run at all: the page was already what it shows
+        return time.perf_counter() - started
+    page.wait_for_function(RAN_AND_IDLE, polling=10, timeout=int(timeout_s * 1000))
+    return time.perf_counter() - started
+
+
 def choose(page, label: str, option: str, timeout_s: float) -> float:
     """Pick `option` in the sidebar selectbox `label`; seconds until the page is idle again."""
     box = page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(has_text=label)
     box.locator("input").click()
-    started = time.perf_counter()
-    page.get_by_role("option", name=option, exact=True).click()
-    return wait_idle(page, started, timeout_s)
+    return click_and_wait(page, page.get_by_role("option", name=option, exact=True), timeout_s)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -161,7 +182,7 @@ def choose(page, label: str, option: str, timeout_s: float) -> float:
 
 
 def time_page(
-    browser, spec, data: Path, state: Path, orgs: list[str], periods: list[str], timeout_s: float
+    browser, spec, data: Path, state: Path, orgs: list[str], period: str, timeout_s: float
 ) -> PageTimes:
     """First view, revisit, organization, viewer (payer -> organization -> joint) and period changes."""
     out = PageTimes(spec.title)
@@ -173,14 +194,12 @@ def time_page(
         page.wait_for_selector('[data-testid="stApp"]', timeout=int(timeout_s * 1000))
         out.figures["first"] = wait_idle(page, started, timeout_s)
         nav = page.locator('[data-testid="stSidebarNav"]').get_by_text(spec.title, exact=True)
-        started = time.perf_counter()
-        nav.click()
-        out.figures["revisit"] = wait_idle(page, started, timeout_s)
+        out.figures["revisit"] = click_and_wait(page, nav, timeout_s)
         steps = [
             ("organization", "Organization", orgs[0]),
             ("viewer: organization", "Viewing as (demo mode)", f"Provider — {orgs[-1]}"),
             ("viewer: joint", "Viewing as (demo mode)", "Joint committee — de-identified"),
-            ("period", "Performance period", periods[1]),
+            ("period", "Performance period", period),
         ]
         for name, label, option in steps:
             try:
@@ -197,22 +216,30 @@ def time_page(
     return out
 
 
-def choices(data: Path, state: Path) -> tuple[list[str], list[str]]:
-    """Organizations and period options as the sidebar offers them (newest year first)."""
+def choices(data: Path, state: Path) -> tuple[list[str], str]:
+    """Organizations as the sidebar offers them, and the period to switch to: the year before
+    the sidebar's default (the newest complete year), else all months."""
     os.environ["VBC_STATE_DIR"] = str(state)
+    from datetime import date
+
     from vbc import engine
     from vbc.workspace import Workspace
 
     ws = Workspace.open(data)
     full = engine.data_period(ws)
-    years = [str(y) for y in range(full.end.year, full.start.year - 1, -1)]
-    return engine.organizations(ws), [*years, "All months"]
+    complete = [
+        y
+        for y in range(full.end.year, full.start.year - 1, -1)
+        if date(y, 1, 1) >= full.start and date(y, 12, 31) <= full.end
+    ]
+    other = str(complete[0] - 1) if complete and complete[0] - 1 >= full.start.year else "All months"
+    return engine.organizations(ws), other
 
 
 def run_pages(data: Path, state: Path, only: list[str], timeout_s: float) -> list[PageTimes]:
     from playwright.sync_api import sync_playwright
 
-    orgs, periods = choices(data, state)
+    orgs, period = choices(data, state)
     specs = [p for p in PAGES if not only or p.url_path in only]
     results = []
     with sync_playwright() as pw:
@@ -222,7 +249,7 @@ def run_pages(data: Path, state: Path, only: list[str], timeout_s: float) -> lis
         )
         try:
             for spec in specs:
-                results.append(time_page(browser, spec, data, state, orgs, periods, timeout_s))
+                results.append(time_page(browser, spec, data, state, orgs, period, timeout_s))
                 print(
                     f"  {spec.title}: {json.dumps({k: round(v, 2) for k, v in results[-1].figures.items()})}"
                     + (f" {results[-1].errors}" if results[-1].errors else ""),
