@@ -8,6 +8,8 @@ from vbc.attribution import AttributionSettings
 from vbc.security import NotEntitled
 from vbc.ui import context, widgets
 
+SHOWN_ROWS = 1_000
+
 ctx = context.current()
 widgets.header(ctx, "Attribution")
 
@@ -174,7 +176,14 @@ st.caption(
     f"{len(members):,} enrolled members in this view."
 )
 listing = members[["person_id", "organization", "tin", "npi", "step", "reason"]]
-st.dataframe(listing, hide_index=True, key="attr_members", height=300)
+# Tens of thousands of rows would be sent to the browser on every change of the page; the list
+# shows the first rows, the CSV holds every one and the lookup below finds any member.
+st.dataframe(listing.head(SHOWN_ROWS), hide_index=True, key="attr_members", height=300)
+if len(listing) > SHOWN_ROWS:
+    st.caption(
+        f"The first {SHOWN_ROWS:,} of {len(listing):,} rows; the CSV has every row, and the lookup "
+        "below finds any member."
+    )
 widgets.csv_download(listing, ctx.stamp, f"attribution_{month:%Y-%m}.csv", key="attr_csv")
 
 pid = st.text_input(

@@ -422,3 +422,23 @@ def test_first_partial_year_uses_the_first_full_window(tmp_path, monkeypatch):
     }
     assert contract == {"Q1": "Alpha", "Q2": "Beta", "Q3": None}
     assert "window 2024-11 to 2025-10" in source
+
+
+def test_page_lists_the_first_rows_and_the_csv_every_member(demo_extract, monkeypatch, tmp_path):
+    """The member list on the page stops at its first rows (a page change must not ship tens of
+    thousands of rows to the browser); it says so, and the CSV behind the button has every row."""
+    import importlib.util
+
+    from tests.conftest import open_page
+
+    spec = importlib.util.spec_from_file_location("attribution_page", "pages/attribution.py")
+    shown = int(
+        next(ln for ln in open(spec.origin) if ln.startswith("SHOWN_ROWS")).split("=")[1].replace("_", "")
+    )
+    at = open_page(demo_extract, "pages/attribution.py", "payer", monkeypatch, state_root=tmp_path)
+    table = next(df for df in at.dataframe if "person_id" in df.value.columns)
+    caption = next(c.value for c in at.caption if "the CSV has every row" in c.value)
+    total = int(caption.split(" of ")[1].split(" rows")[0].replace(",", ""))
+    assert len(table.value) == shown < total
+    in_force = next(c.value for c in at.caption if c.value.startswith("In force in"))
+    assert f"{total:,} enrolled members" in in_force
