@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, need_chromium
+from tests.test_browser import need_chromium
 from tests.test_browser_auth import LOCAL, ROLES, _open, _serve, _settle, _sign_in, _stop, _tag
 
 pytestmark = pytest.mark.browser
@@ -25,19 +25,6 @@ TITLE = "Flu outbreak in the valley"
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory) -> Path:
     return Path(os.environ.get("VBC_SHOTS") or tmp_path_factory.mktemp("meeting-shots"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"],
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
