@@ -165,15 +165,7 @@ st.caption(
         else " A single catastrophic case can make a month a signal: compare with the cap on."
     )
 )
-notes.notes_table(ctx, notes.for_chart(ctx, chart_id, chart["organization"]), "cost_notes")
-notes.annotate_form(ctx, chart_id, chart["months"], "cost_note")
-notes.metric_actions(ctx, chart_id, chart.get("reading"))
-widgets.csv_download(
-    notes.with_notes(ctx, trend, chart_id, chart["organization"]),
-    ctx.stamp,
-    f"pmpm_{cat}_completed_by_month.csv",
-    key="cost_trend_csv",
-)
+notes.under_chart(ctx, chart_id, chart, trend, f"pmpm_{cat}_completed_by_month.csv", "cost")
 
 # ------------------------------------------------------------------ by category
 st.subheader(f"By service category, {ctx.period.label}")

@@ -54,14 +54,12 @@ elif incomplete_set:
             else "."
         )
     )
-chart_notes = notes.for_chart(ctx, choice, chart["organization"])
-notes.notes_table(ctx, chart_notes, "overview_notes")
-notes.annotate_form(ctx, choice, chart["months"], "overview_note")
-notes.metric_actions(ctx, choice, chart.get("reading"))
-widgets.csv_download(
-    notes.with_notes(ctx, pd.DataFrame(readings.point_rows(chart)), choice, chart["organization"]),
-    ctx.stamp,
+notes.under_chart(
+    ctx,
+    choice,
+    chart,
+    pd.DataFrame(readings.point_rows(chart)),
     f"{charted.id}_spc_by_month.csv",
-    key="overview_csv",
+    "overview",
     metric_ids=[charted.id],
 )

@@ -66,14 +66,13 @@ if metric.kind == "per_1000":
                 else ""
             )
         )
-notes.notes_table(ctx, notes.for_chart(ctx, choice, chart["organization"]), "util_notes")
-notes.annotate_form(ctx, choice, chart["months"], "util_note")
-notes.metric_actions(ctx, choice, chart.get("reading"))
-widgets.csv_download(
-    notes.with_notes(ctx, pd.DataFrame(readings.point_rows(chart)), choice, chart["organization"]),
-    ctx.stamp,
+notes.under_chart(
+    ctx,
+    choice,
+    chart,
+    pd.DataFrame(readings.point_rows(chart)),
     f"{choice}_spc_by_month.csv",
-    key="util_csv",
+    "util",
     metric_ids=[choice],
 )
 

@@ -9,10 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -52,41 +48,11 @@ def server(tmp_path_factory):
     base = tmp_path_factory.mktemp("browser")
     data = build_small_extract(base / "extract")
     (data / "_demo.json").write_text("{}")  # show the demo badge too
-    port = _free_port()
-    env = {**os.environ, "VBC_DATA_DIR": str(data), "VBC_STATE_DIR": str(base / "state")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
+    from tests.test_browser_auth import _serve, _stop
+
+    url, proc = _serve(base, data, {})
     yield url, base
-    proc.terminate()
-    proc.wait(timeout=20)
+    _stop(proc)
 
 
 def _load(browser, url: str, shot: Path):

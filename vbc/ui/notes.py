@@ -206,3 +206,28 @@ def metric_actions(ctx: Context, metric_id: str, reading: str | None = None) -> 
         + "Whether the line moved after an action is the SPC reading's call; it does not say the "
         "action caused it."
     )
+
+
+def under_chart(
+    ctx: Context,
+    metric_id: str,
+    chart: dict,
+    points: pd.DataFrame,
+    file_name: str,
+    key: str,
+    metric_ids: list[str] | None = None,
+) -> None:
+    """What every trend chart has under it: the committee's notes on it, the add-a-note form, the
+    actions taken on the metric, and its points (with the notes) as an audited CSV."""
+    from vbc.ui import widgets
+
+    notes_table(ctx, for_chart(ctx, metric_id, chart["organization"]), f"{key}_notes")
+    annotate_form(ctx, metric_id, chart["months"], f"{key}_note")
+    metric_actions(ctx, metric_id, chart.get("reading"))
+    widgets.csv_download(
+        with_notes(ctx, points, metric_id, chart["organization"]),
+        ctx.stamp,
+        file_name,
+        key=f"{key}_csv",
+        metric_ids=metric_ids,
+    )
