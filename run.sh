@@ -26,5 +26,4 @@ if [ ! -f "$DATA/_demo.json" ]; then
   # the first administrator (the app's page says the same).
   .venv/bin/python -m vbc users list --data "$DATA" >/dev/null || true
 fi
-exec .venv/bin/python -m streamlit run dashboard.py --server.headless true \
-  --browser.gatherUsageStats false --server.port "${PORT:-8501}" -- --data "$DATA"
+exec .venv/bin/python -m vbc serve --data "$DATA" --port "${PORT:-8501}"

@@ -124,8 +124,8 @@ def _free_port() -> int:
 def start_server(data: Path, state: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "VBC_DATA_DIR": str(data), "VBC_STATE_DIR": str(state)}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.headless", "true"]
-    cmd += ["--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    # The README's way of starting the app (run.sh): code loaded before the server listens.
+    cmd = [sys.executable, "-m", "vbc", "serve", "--port", str(port), "--address", "127.0.0.1"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120

@@ -43,20 +43,17 @@ def _serve(
     env = {**os.environ, "VBC_DATA_DIR": str(data), "VBC_STATE_DIR": str(base / "state"), **extra_env}
     env.pop("VBC_STATE_URL", None)
     proc = subprocess.Popen(
+        # As run.sh starts it.
         [
             sys.executable,
             "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "dashboard.py"),
-            "--server.headless",
-            "true",
-            "--server.address",
+            "vbc",
+            "serve",
+            "--address",
             "127.0.0.1",
-            "--server.port",
+            "--port",
             str(port),
-            "--browser.gatherUsageStats",
-            "false",
+            "--",
             *extra_args,
         ],
         cwd=ROOT,

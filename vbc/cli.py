@@ -737,6 +737,24 @@ def _data_parsers(sub) -> None:
     b.set_defaults(func=cmd_build)
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from vbc.ui.serve import serve
+
+    return serve(args.data, args.port, args.address, args.streamlit)
+
+
+def _serve_parser(sub) -> None:
+    s = sub.add_parser(
+        "serve",
+        help="run the dashboard (its code loaded before the server listens); after --, options for streamlit run",
+    )
+    s.add_argument("--data", help="the extracts (default: VBC_DATA_DIR, else demo data)")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--address", help="the address to listen on (default: every interface)")
+    s.add_argument("streamlit", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    s.set_defaults(func=cmd_serve)
+
+
 def _reading_parsers(sub) -> None:
     m = sub.add_parser("metrics", help="compute metrics")
     m.add_argument("--data", required=True)
@@ -801,6 +819,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m vbc", description="Shared VBC performance dashboard")
     sub = p.add_subparsers(dest="command", required=True)
     _data_parsers(sub)
+    _serve_parser(sub)
     _reading_parsers(sub)
     _users_parser(sub)
     _audit_parser(sub)
@@ -811,6 +830,8 @@ def build_parser() -> argparse.ArgumentParser:
 # How a value is written in the synopsis when its option names no metavar of its own.
 VALUE_NAMES = {
     "data": "DIR",
+    "port": "N",
+    "address": "HOST",
     "out": "DIR",
     "start": "YYYY-MM",
     "end": "YYYY-MM",
