@@ -14,9 +14,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from vbc import cost, quality, serving
+from vbc import attribution, cost, quality, serving
+from vbc.attribution import AttributionSettings
 from vbc.engine import compute_metrics, data_period
-from vbc.periods import Period
+from vbc.periods import Period, month_range
 from vbc.registry import load_registry
 from vbc.security import Viewer
 
@@ -158,3 +159,65 @@ def test_demo_build_pages_numbers_equal_on_demand(demo_ws):
     before = Period(date(year.start.year - 1, 1, 1), date(year.start.year - 1, 12, 31))
     fast, slow = _both(cost.what_moved, ws, payer, before, year)
     _same(pd.DataFrame(fast), pd.DataFrame(slow), "demo what moved")
+    for viewer in (payer, org):
+        fast, slow = _both(
+            attribution.page_data, ws, viewer, year.start, year.end, AttributionSettings(), ("tin",)
+        )
+        for part in ("counts", "moves", "members"):
+            _same(fast[part], slow[part], f"demo {viewer} attribution {part}")
+
+
+def _year_population(ws, settings, year):
+    con = ws.connect()
+    try:
+        source = attribution.year_population(con, settings, year)
+        rows = con.execute("SELECT * FROM contract_member_months").df()
+        return source, rows
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("fixture", ["small", "utilization"])
+def test_attribution_read_from_the_build_equals_the_pick_on_demand(built, fixture):
+    """The Attribution page's counts, gains and losses and member list (with reasons), for every
+    setting a page offers, and each performance year's population, equal the pick over the claims."""
+    ws = built(fixture)
+    con = ws.connect()
+    try:
+        assert not attribution.supplied(con)
+        assert con.execute(f"SELECT count(*) FROM {attribution.PICKS}").fetchall()[0][0] > 0
+        span = data_period(ws)
+        # The page's default setting is read from the build for every month it shows.
+        attribution._assign(con, AttributionSettings(), month_range(span.start, span.end))
+        assert attribution._picks_cover(con)
+    finally:
+        con.close()
+    for settings in (AttributionSettings(), AttributionSettings(12, "prospective"), AttributionSettings(24)):
+        for viewer in _viewers(ws):
+            for by in (("organization",), ("organization", "tin", "npi")):
+                fast, slow = _both(attribution.page_data, ws, viewer, span.start, span.end, settings, by)
+                for part in ("counts", "moves", "members"):
+                    if part in slow:
+                        _same(fast[part], slow[part], f"{fixture} {settings} {viewer} {by} {part}")
+        for year in range(span.start.year, span.end.year + 1):
+            (fast_source, fast), (slow_source, slow) = _both(_year_population, ws, settings, year)
+            assert fast_source == slow_source
+            _same(fast, slow, f"{fixture} {settings} {year} population")
+
+
+def test_risk_scores_read_from_the_build_equal_the_model_on_demand(built):
+    """The build's CMS-HCC scores (vbc.hcc) are the model's scores computed at view time."""
+    from vbc import hcc, risk
+
+    ws = built("small")
+    con = ws.connect()
+    try:
+        years = [r[0] for r in con.execute(f"SELECT DISTINCT year FROM {hcc.TABLE} ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+    span = data_period(ws)
+    assert years == list(range(span.start.year, span.end.year + 1))
+    for year in years:
+        fast, slow = _both(risk.computed_scores, ws, year)
+        assert len(fast) > 0
+        _same(fast, slow, f"{year} scores")

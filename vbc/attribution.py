@@ -15,7 +15,7 @@ from datetime import date
 import duckdb
 import pandas as pd
 
-from vbc import suppression
+from vbc import serving, suppression
 from vbc.periods import add_months, month_end, month_range
 from vbc.scope import member_scope
 from vbc.security import Viewer, is_small, require_member_level
@@ -259,6 +259,72 @@ def _qualifying_lines(con: duckdb.DuckDBPyConnection) -> None:
     """)
 
 
+# The columns of a pick (vbc.attribution._pick_sql) after its partition key.
+PICK_COLUMNS = (
+    "person_id, payer, step, tin, npi, organization, allowed, services, last_service_date, "
+    "competing_tins, tied_tins, npi_allowed, tied_npis"
+)
+PICKS = "attribution_picks"
+
+
+def serving_windows(con: duckdb.DuckDBPyConnection) -> list[tuple[date, date]]:
+    """The assignment windows the build precomputes: each performance year's window under every
+    allowed setting (what settlements and contracts read), and the window in force at each month of
+    the data and the month before it under the default setting and the prospective ones (what the
+    Attribution page and exports read). A 24-month running window is picked on demand: it is
+    asked for rarely and would double the build's work."""
+    first, last = _data_months(con)
+    if first is None:
+        return []
+    months = [add_months(first, -1), *month_range(first, last)]
+    windows: set[tuple[date, date]] = set()
+    for window_months in (12, 24):
+        for mode in ("retrospective", "prospective"):
+            settings = AttributionSettings(window_months, mode)
+            for year in range(first.year, last.year + 1):
+                windows.add(fit_to_data(window_for_year(settings, year), first, last, settings))
+            if mode == "prospective" or settings == AttributionSettings():
+                windows |= {window_as_of(settings, m) for m in months}
+    return sorted(windows)
+
+
+def precompute_picks(con: duckdb.DuckDBPyConnection) -> dict:
+    """Build-time table `attribution_picks`: the pick of every window in `serving_windows`, so a
+    page reads the attribution in force instead of re-running the pick over the claim lines. A
+    payer-supplied extract is read as it is and needs none."""
+    if supplied(con):
+        return {}
+    windows = serving_windows(con)
+    _qualifying_lines(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE pick_windows (wid INTEGER, w_start DATE, w_end DATE)")
+    con.executemany("INSERT INTO pick_windows VALUES (?, ?, ?)", [[i, *w] for i, w in enumerate(windows)])
+    con.execute("""
+    CREATE OR REPLACE TEMP TABLE pick_services AS
+    SELECT w.wid, l.* FROM pick_windows w JOIN q_monthly l ON l.service_month BETWEEN w.w_start AND w.w_end
+    """)
+    con.execute(f"""
+    CREATE OR REPLACE TABLE {PICKS} AS
+    SELECT w.w_start, w.w_end, {PICK_COLUMNS}
+    FROM ({_pick_sql("pick_services", "wid", "sum(n_services)")}) p JOIN pick_windows w USING (wid)
+    ORDER BY w.w_start, w.w_end, person_id
+    """)
+    con.execute(f"CREATE OR REPLACE TABLE {PICKS}_windows AS SELECT w_start, w_end FROM pick_windows")
+    for name in ("pick_services", "pick_windows", "q_monthly", "q_lines"):
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    return {"attribution_windows_precomputed": len(windows)}
+
+
+def _picks_cover(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the build's attribution_picks hold every window in attr_windows."""
+    if not serving.enabled() or not _has_table(con, f"{PICKS}_windows"):
+        return False
+    missing = con.execute(f"""
+        SELECT count(*) FROM attr_windows w
+        WHERE NOT EXISTS (SELECT 1 FROM {PICKS}_windows p WHERE p.w_start = w.w_start AND p.w_end = w.w_end)
+    """).fetchall()[0][0]
+    return missing == 0
+
+
 def _assign(
     con: duckdb.DuckDBPyConnection,
     settings: AttributionSettings,
@@ -266,10 +332,19 @@ def _assign(
     window: tuple[date, date] | None = None,
 ) -> None:
     """Temp table attr_asof: the attribution in force at each as-of month (one row per attributed
-    person), with the window it was computed on."""
+    person), with the window it was computed on: read from the build's picks when it holds every
+    window asked for, else picked from the qualifying services."""
     con.execute("CREATE OR REPLACE TEMP TABLE attr_windows (as_of DATE, w_start DATE, w_end DATE)")
     rows = [[m, *(window or window_as_of(settings, m))] for m in sorted(set(months))]
     con.executemany("INSERT INTO attr_windows VALUES (?, ?, ?)", rows)
+    if not supplied(con) and _picks_cover(con):
+        con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE attr_asof AS
+        SELECT w.as_of, {", ".join("p." + c.strip() for c in PICK_COLUMNS.split(","))},
+               w.w_start, w.w_end, 'computed' AS source
+        FROM attr_windows w JOIN {PICKS} p ON p.w_start = w.w_start AND p.w_end = w.w_end
+        """)
+        return
     if supplied(con):
         con.execute("""
         CREATE OR REPLACE TEMP TABLE attr_asof AS

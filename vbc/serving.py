@@ -515,6 +515,11 @@ def on_demand():
         _ENABLED = before
 
 
+def enabled() -> bool:
+    """False inside `on_demand()`: readers then compute from the marts."""
+    return _ENABLED
+
+
 @dataclass(frozen=True)
 class Served:
     """The precomputed quality results of one build that are valid for one set of definitions:

@@ -29,10 +29,11 @@ from pathlib import Path
 import duckdb
 
 from vbc import delivery
-from vbc.attribution import AttributionSettings
+from vbc.attribution import AttributionSettings, precompute_picks
 from vbc.completion import runout_facts
 from vbc.extracts import MAPPING_FILE, discover
 from vbc.findings import ERROR, INFO, Report
+from vbc.hcc import precompute_scores
 from vbc.marts import build_marts
 from vbc.registry import definitions_fingerprint
 from vbc.serving import build_serving
@@ -300,6 +301,10 @@ class Workspace:
         clock.lap("runout")
         facts |= build_serving(con, facts)
         clock.lap("serving")
+        facts |= precompute_picks(con)
+        clock.lap("attribution_picks")
+        facts |= precompute_scores(con)
+        clock.lap("hcc_scores")
         meta = {
             **facts,
             "build_seconds": clock.laps,
