@@ -19,7 +19,9 @@ import fcntl
 import hashlib
 import json
 import os
+import threading
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -119,6 +121,30 @@ class BuildResult:
     busy: bool = False  # another build was running; nothing was built
 
 
+# One open database per build file, kept for the process's later readers. A build file is never
+# rewritten (each build is a new file), so a page view's connection is a cursor on it: no catalog
+# read per connection, and the data pages a view has read stay in DuckDB's buffer for the next.
+_OPEN_BUILDS: OrderedDict[str, duckdb.DuckDBPyConnection] = OrderedDict()
+_OPEN_LOCK = threading.Lock()
+KEEP_OPEN = 3  # the build serving now and the ones readers may still be pinned to
+
+
+def open_build(path: Path) -> duckdb.DuckDBPyConnection:
+    """A new read-only connection to the build file `path` (close it when done)."""
+    key = str(path)
+    with _OPEN_LOCK:
+        db = _OPEN_BUILDS.get(key)
+        if db is None:
+            db = duckdb.connect(key, read_only=True)
+            _OPEN_BUILDS[key] = db
+            while len(_OPEN_BUILDS) > KEEP_OPEN:
+                # Readers still holding a cursor keep that database alive until they close it.
+                _OPEN_BUILDS.popitem(last=False)
+        else:
+            _OPEN_BUILDS.move_to_end(key)
+        return db.cursor()
+
+
 @dataclass
 class Workspace:
     data_dir: Path
@@ -205,7 +231,7 @@ class Workspace:
                 f"no successful build for {self.data_dir}; run `python -m vbc build --data {self.data_dir}` "
                 "to see what is wrong"
             )
-        return duckdb.connect(str(self.mart_path), read_only=True)
+        return open_build(self.mart_path)
 
     # -------------------------------------------------------------------- building
     @contextmanager
