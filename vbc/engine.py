@@ -399,20 +399,44 @@ def compute_metrics(
     con = ws.connect()
     try:
         served = serving.served(ws, con, registry)
-        # Metrics precomputed as member-month facts come from one query together.
-        batch = [registry.get(m) for m in metric_ids if m in served.facts]
-        batched = dict(
-            zip(
-                [m.id for m in batch], compute_facts(con, batch, viewer, period, by, filters) if batch else []
-            )
+        # Metrics precomputed as member-month facts come from one query together, with the raw
+        # metrics the completed ones are completed from, and one more query for those by month.
+        completed_bases = [
+            registry.get(m).completed_from for m in metric_ids if registry.get(m).completed_from
+        ]
+        wanted = [m for m in dict.fromkeys([*metric_ids, *completed_bases]) if m in served.facts]
+        batched = _facts_by_id(con, registry, wanted, viewer, period, by, filters)
+        by_month = list(by) if "month" in by else [*by, "month"]
+        monthly = _facts_by_id(
+            con,
+            registry,
+            [m for m in dict.fromkeys(completed_bases) if m in served.facts],
+            _unscoped(viewer),
+            period,
+            by_month,
+            filters,
         )
         for metric_id in metric_ids:
             metric = registry.get(metric_id)
             if metric_id in batched:
                 frames.append(batched[metric_id])
             elif metric.completed_from:
+                base = metric.completed_from
                 frames.append(
-                    _completed(con, ws, registry, metric, viewer, period, list(by), filters, served)
+                    _completed(
+                        con,
+                        ws,
+                        registry,
+                        metric,
+                        viewer,
+                        period,
+                        list(by),
+                        filters,
+                        served,
+                        # Copies: completion writes into the frames it is given.
+                        out=_copy(batched.get(base)),
+                        monthly=_copy(monthly.get(base)),
+                    )
                 )
             else:
                 frames.append(compute_metric(con, metric, viewer, period, by, filters, served))
@@ -431,18 +455,38 @@ def _completed(
     by: list[str],
     filters: dict,
     served: serving.Served = serving.NOTHING,
+    out: pd.DataFrame | None = None,
+    monthly: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """A completed PMPM (`completed_from` in its definition): the raw metric, completed per
-    incurred month by the lag triangle of its claims (vbc/completion.py)."""
+    incurred month by the lag triangle of its claims (vbc/completion.py). `out` and `monthly`: the
+    raw metric by `by` and by month, when the caller already has them."""
     base = registry.get(metric.completed_from)
     # Output-level rows (and the joint view's suppression) come from the raw metric itself.
-    out = compute_metric(con, base, viewer, period, by, filters, served)
-    # Month-level raw dollars: the joint view is unscoped, so the payer scope is the same rows.
-    inner = viewer if viewer.kind != "joint" else Viewer("payer")
-    by_month = list(by) if "month" in by else [*by, "month"]
-    monthly = compute_metric(con, base, inner, period, by_month, filters, served)
+    if out is None:
+        out = compute_metric(con, base, viewer, period, by, filters, served)
+    inner = _unscoped(viewer)
+    if monthly is None:
+        by_month = list(by) if "month" in by else [*by, "month"]
+        monthly = compute_metric(con, base, inner, period, by_month, filters, served)
     factors = completion.completion_table(con, ws, inner, filters, metric.claims_category)
     return completion.completed_frame(metric.id, out, monthly, factors, by)
+
+
+def _unscoped(viewer: Viewer) -> Viewer:
+    """The viewer month-level raw dollars of a completed metric are read as: the joint view is
+    unscoped, so the payer's scope gives the same rows without the joint view's suppression."""
+    return viewer if viewer.kind != "joint" else Viewer("payer")
+
+
+def _copy(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    return None if df is None else df.copy()
+
+
+def _facts_by_id(con, registry: Registry, ids: list[str], viewer, period, by, filters) -> dict:
+    if not ids:
+        return {}
+    return dict(zip(ids, compute_facts(con, [registry.get(m) for m in ids], viewer, period, by, filters)))
 
 
 def export_rows(df: pd.DataFrame, by: list[str] | tuple[str, ...]) -> list[dict]:
