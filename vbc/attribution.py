@@ -414,14 +414,19 @@ def attribution_at(
     month: date,
     settings: AttributionSettings = AttributionSettings(),
     window: tuple[date, date] | None = None,
+    person_id: str | None = None,
 ) -> pd.DataFrame:
     """The attribution in force in `month`: one row per person enrolled that month (an organization's
-    viewer: only its own attributed members, bound in the query), with the reason."""
+    viewer: only its own attributed members, bound in the query), with the reason; only
+    `person_id`'s row when given."""
     require_member_level(viewer)
     month = month.replace(day=1)
     _assign(con, settings, [month], window)
     scope = member_scope(viewer, alias="a")
     params: dict = {"month": month, **scope.params}
+    one = ""
+    if person_id is not None:
+        one, params["person_id"] = "AND person_id = $person_id", person_id
     df = con.execute(
         f"""
         SELECT mm.person_id, mm.payer, a.organization, a.tin, a.npi, a.step, a.allowed, a.services,
@@ -429,7 +434,7 @@ def attribution_at(
                coalesce(a.w_start, w.w_start) AS w_start, coalesce(a.w_end, w.w_end) AS w_end,
                coalesce(a.source, CASE WHEN w.as_of IS NULL THEN 'computed' END) AS source,
                $month AS as_of
-        FROM (SELECT DISTINCT person_id, payer FROM member_months WHERE year_month = $month) mm
+        FROM (SELECT DISTINCT person_id, payer FROM member_months WHERE year_month = $month {one}) mm
         LEFT JOIN attr_asof a ON a.person_id = mm.person_id AND a.payer = mm.payer
         LEFT JOIN attr_windows w ON w.as_of = $month
         WHERE true {scope.sql}
@@ -618,7 +623,7 @@ def member_detail(
 
     None when the viewer may not see the person (an organization sees only its own members)."""
     require_member_level(viewer)
-    df = attribution_at(con, viewer, month, settings)
+    df = attribution_at(con, viewer, month, settings, person_id=person_id)
     row = df[df["person_id"] == person_id]
     if row.empty:
         return None
@@ -627,12 +632,12 @@ def member_detail(
     services = pd.DataFrame()
     by_tin = pd.DataFrame()
     if r.get("source") != "supplied":
-        _qualifying_lines(con)
+        _lookup_tables(con)
         services = con.execute(
-            """
+            f"""
             SELECT claim_start_date AS service_date, hcpcs_code, npi, provider_name, specialty, tin,
                    organization, step, allowed, claim_id
-            FROM q_lines WHERE person_id = $pid AND payer = $payer
+            FROM ({QUALIFYING_LINES_SQL}) WHERE person_id = $pid AND payer = $payer
               AND claim_start_date BETWEEN $w_start AND $w_end
             ORDER BY claim_start_date, claim_id
         """,
