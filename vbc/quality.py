@@ -286,7 +286,7 @@ def trend(
     con = ws.connect()
     try:
         served = serving.served(ws, con, registry)
-        points = engine.compute_periods(
+        points = engine.compute_periods_long(
             con,
             monthly_metric(metric),
             viewer,
@@ -296,7 +296,7 @@ def trend(
             served,
             serving.MONTHLY,
         )
-        rolled = engine.compute_periods(
+        rolled = engine.compute_periods_long(
             con,
             metric,
             viewer,
@@ -307,18 +307,26 @@ def trend(
         )
     finally:
         con.close()
-    point_of, rolling_of = dict(zip(judged, points)), dict(zip(windows, rolled))
-    frames = []
-    for m in months:
-        if m not in point_of:
-            frames.append(_empty_point(m, by))
-            continue
-        df = point_of[m][[*by, "numerator", "denominator", "value", "suppressed"]].copy()
-        if m in rolling_of:
-            df = _with_rolling(df, rolling_of[m], by)
-        df.insert(0, "month", month_label(m))
-        frames.append(df)
-    return _trend_frame(frames)
+    frames = [_empty_point(m, by) for m in months if m not in set(judged)]
+    if judged:
+        points = points[["period_index", *by, "numerator", "denominator", "value", "suppressed"]]
+        points.insert(0, "month", [month_label(judged[i]) for i in points["period_index"]])
+        merged = points.drop(columns=["period_index"])
+        if windows:
+            rolled = rolled[["period_index", *by, *_ROLLING, "suppressed"]]
+            rolled = rolled.rename(columns={c: f"rolling_{c}" for c in rolled.columns if c not in by})
+            rolled.insert(0, "month", [month_label(windows[i]) for i in rolled["rolling_period_index"]])
+            merged = merged.merge(
+                rolled.drop(columns=["rolling_period_index"]),
+                on=["month", *by],
+                how="outer" if by else "left",
+            )
+        frames.insert(0, merged)
+    out = _trend_frame(frames)
+    order = {month_label(m): i for i, m in enumerate(months)}
+    out["_order"] = out["month"].map(order)
+    out = out.sort_values(["_order", *by], kind="stable", na_position="last").drop(columns=["_order"])
+    return out.reset_index(drop=True)
 
 
 _ROLLING = ("numerator", "denominator", "value", "ci_low", "ci_high")
@@ -332,16 +340,14 @@ def _empty_point(month: date, by: list[str]) -> pd.DataFrame:
     return pd.DataFrame([{**row, "suppressed": False}])
 
 
-def _with_rolling(df: pd.DataFrame, rolling: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    r = rolling[[*by, *_ROLLING, "suppressed"]]
-    r = r.rename(columns={c: f"rolling_{c}" for c in r.columns if c not in by})
-    if by:
-        return df.merge(r, on=by, how="outer")
-    return pd.concat([df.reset_index(drop=True), r.reset_index(drop=True)], axis=1)
-
-
 def _trend_frame(frames: list[pd.DataFrame]) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    # By groups with no month judged (every lookback reaches before the data) there are no points.
+    for c in ("numerator", "denominator", "value"):
+        if c not in out:
+            out[c] = np.nan
+    if "suppressed" not in out:
+        out["suppressed"] = False
     for c in (f"rolling_{c}" for c in _ROLLING):
         if c not in out:
             out[c] = np.nan
