@@ -823,3 +823,12 @@ def test_payer_quality_page_matches_the_engine(qx, monkeypatch, reg):
     assert card.loc["Breast cancer screening", "Rate"] == "25.0%"  # 1 of 4, by hand above
     assert card.loc["Controlling high blood pressure", "Rate"] == "50.0%"  # B1, B7 of 4
     assert card.loc["Breast cancer screening", "Against target"] == "too few to judge"
+
+
+def test_trend_by_organization_with_no_month_judged_is_empty_not_an_error(demo_ws, reg):
+    """Colorectal screening looks back ten years: on 24 months of data no month can be judged."""
+    metric = reg.get("colorectal_cancer_screening")
+    assert all(quality.short_history_months(demo_ws, metric, ["2025-06", "2025-12"]))
+    df = quality.trend(demo_ws, reg, metric.id, Viewer("payer"), by=["organization"])
+    assert df.empty
+    assert {"month", "organization", "value", "suppressed", "rolling_value"} <= set(df.columns)
