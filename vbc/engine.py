@@ -379,10 +379,11 @@ def compute_periods_long(
     variant: str = serving.RATE,
 ) -> pd.DataFrame:
     """`compute_periods` as one frame with `period_index` (the period's position in `periods`).
-    A measure for a viewer without suppression is finished in one pass (a quality trend asks for
-    hundreds of small periods); otherwise the periods' frames are stacked."""
+    A measure is finished in one pass (a quality trend asks for hundreds of small periods) unless
+    the joint view's suppression has margins to keep consistent (a grouped table): then the
+    periods' frames are stacked."""
     by = list(by)
-    if metric.periodic and metric.id not in served.facts and not viewer.suppresses and periods:
+    if metric.periodic and metric.id not in served.facts and periods and not (viewer.suppresses and by):
         scope = member_scope(viewer, filters)
         raw = _periodic_long(con, metric, periods, by, scope, False, served, variant)
         raw = raw.rename(columns={f"g_{b}": b for b in by})
@@ -390,7 +391,16 @@ def compute_periods_long(
         index = raw["period_index"].to_numpy()
         starts = [periods[i].start.isoformat() for i in index]
         ends = [periods[i].end.isoformat() for i in index]
-        return _finished(raw, metric, starts, ends, ["period_index", *by], values)
+        out = _finished(raw, metric, starts, ends, ["period_index", *by], values)
+        if viewer.suppresses and len(out):
+            # Ungrouped, a cell has no margin: the joint view hides exactly its small cells.
+            hidden = pd.Series([_primary_small(metric.kind, r) for r in raw.itertuples(index=False)])
+            out["suppressed"] = hidden.to_numpy()
+            out = suppression.blank(
+                out, hidden, ["numerator", "denominator", "value", "ci_low", "ci_high", "n_persons"]
+            )
+            out["too_few"] = (metric.kind == "proportion") & (out["denominator"].fillna(0) < TOO_FEW)
+        return out
     frames = compute_periods(con, metric, viewer, periods, by, filters, served, variant)
     for i, df in enumerate(frames):
         df.insert(0, "period_index", i)
