@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import os
 import shutil
@@ -398,11 +399,19 @@ def small_extract(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_extract(tmp_path_factory) -> Path:
-    """A small generated demo extract shared by the tests that need realistic volume."""
+    """A small generated demo extract shared by the tests that need realistic volume: generated
+    once per run, also across pytest-xdist's workers (read-only; every test builds it into its
+    own state directory)."""
     from vbc.demo import generate
 
-    out = tmp_path_factory.mktemp("demo")
-    generate(out, members=2500, months=24, seed=11)
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, shared by its workers
+    out = root / "demo-2500-24-11"
+    with open(root / "demo-2500-24-11.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "_demo.json").is_file():  # the generator writes it last
+            generate(out, members=2500, months=24, seed=11)
     return out
 
 
