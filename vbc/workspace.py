@@ -145,6 +145,16 @@ def open_build(path: Path) -> duckdb.DuckDBPyConnection:
         return db.cursor()
 
 
+def _build_config(state_dir: Path) -> dict:
+    """DuckDB settings of a build: a memory ceiling (VBC_BUILD_MEMORY, default 4GB) past which
+    joins and aggregations spill to a folder in the state directory, so a large extract builds
+    within a small machine's memory instead of taking most of it."""
+    return {
+        "memory_limit": os.environ.get("VBC_BUILD_MEMORY", "4GB"),
+        "temp_directory": str(state_dir / ".spill"),
+    }
+
+
 @dataclass
 class Workspace:
     data_dir: Path
@@ -283,7 +293,7 @@ class Workspace:
         build = f"marts-{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}-{time.time_ns() % 10**6:06d}.duckdb"
         tmp = self.state_dir / f".{build}.building"
         try:
-            con = duckdb.connect(str(tmp))
+            con = duckdb.connect(str(tmp), config=_build_config(self.state_dir))
             try:
                 meta = self._fill(con, report, settings, today, accept_shrink, signature, build)
             finally:
