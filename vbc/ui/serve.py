@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
+import logging
 import sys
 import time
 from pathlib import Path
@@ -19,14 +21,27 @@ APP = ROOT / "dashboard.py"
 
 
 def _imports(path: Path) -> list[str]:
-    """The absolute module names a script imports at its top level or anywhere in its body."""
+    """The absolute module names a script imports anywhere in its body, the submodules named by
+    `from package import module` included."""
     names: list[str] = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.append(node.module)
+            spec = importlib.util.find_spec(node.module)
+            if spec is not None and spec.submodule_search_locations:  # a package
+                names += [
+                    f"{node.module}.{a.name}"
+                    for a in node.names
+                    if importlib.util.find_spec(f"{node.module}.{a.name}") is not None
+                ]
     return names
+
+
+class _NoRuntimeYet(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No runtime found" not in record.getMessage()
 
 
 def preload() -> float:
@@ -35,9 +50,18 @@ def preload() -> float:
     from vbc.ui.navigation import PAGES
 
     started = time.perf_counter()
-    for script in (APP, *(ROOT / p.file for p in PAGES)):
-        for name in _imports(script):
-            importlib.import_module(name)
+    # st.cache_data checks its options against the runtime's cache store when a function is
+    # decorated and warns that there is none yet; the cache itself is taken from the runtime at
+    # the first call, inside the server, so that warning is noise here.
+    caching_log = logging.getLogger("streamlit.runtime.caching.cache_data_api")
+    quiet = _NoRuntimeYet()
+    caching_log.addFilter(quiet)
+    try:
+        for script in (APP, *(ROOT / p.file for p in PAGES)):
+            for name in _imports(script):
+                importlib.import_module(name)
+    finally:
+        caching_log.removeFilter(quiet)
     from vbc.ui import context
     from vbc.valuesets import all_value_sets
 
