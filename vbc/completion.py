@@ -334,7 +334,9 @@ def completed_frame(
     `out` is the raw metric at the output grouping `by` (suppression already applied), `monthly` the
     same raw metric per month (and `by`) in the viewer's scope, `factors` the completion table of
     that scope. `vbc.engine.compute_metrics` gathers these for metrics declaring `completed_from`.
+    Neither frame is changed (the engine also returns `out` as the raw metric).
     """
+    out = out.copy()
     monthly = complete_monthly(monthly, factors, sub_groups=bool(set(by) - {"month"}))
     keys = list(by)
     if keys:

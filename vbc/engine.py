@@ -14,6 +14,7 @@ from datetime import date
 from functools import lru_cache
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -391,16 +392,11 @@ def compute_periods_long(
         index = raw["period_index"].to_numpy()
         starts = [periods[i].start.isoformat() for i in index]
         ends = [periods[i].end.isoformat() for i in index]
-        out = _finished(raw, metric, starts, ends, ["period_index", *by], values)
-        if viewer.suppresses and len(out):
+        hidden = None
+        if viewer.suppresses:
             # Ungrouped, a cell has no margin: the joint view hides exactly its small cells.
-            hidden = pd.Series([_primary_small(metric.kind, r) for r in raw.itertuples(index=False)])
-            out["suppressed"] = hidden.to_numpy()
-            out = suppression.blank(
-                out, hidden, ["numerator", "denominator", "value", "ci_low", "ci_high", "n_persons"]
-            )
-            out["too_few"] = (metric.kind == "proportion") & (out["denominator"].fillna(0) < TOO_FEW)
-        return out
+            hidden = [_primary_small(metric.kind, r) for r in raw.itertuples(index=False)]
+        return _finished(raw, metric, starts, ends, ["period_index", *by], values, hidden)
     frames = compute_periods(con, metric, viewer, periods, by, filters, served, variant)
     for i, df in enumerate(frames):
         df.insert(0, "period_index", i)
@@ -415,43 +411,35 @@ def _finish(df: pd.DataFrame, metric: Metric, viewer: Viewer, period: Period, by
             columns=[*by, "n_persons", "numerator", "denominator", "sum_y2", "sum_yd", "sum_d2"]
         )
     values = [_value_and_interval(metric.kind, r) for r in df.itertuples(index=False)]
-    if not (viewer.suppresses and len(df)):
-        return _finished(df, metric, period.start.isoformat(), period.end.isoformat(), by, values)
-    df["value"] = [v[0] for v in values]
-    df["ci_low"] = [v[1] for v in values]
-    df["ci_high"] = [v[2] for v in values]
-    df["suppressed"] = False
-    if viewer.suppresses and len(df):
-        df["suppressed"] = _suppress(df, metric.kind, by)
-        df = suppression.blank(
-            df, df["suppressed"], ["numerator", "denominator", "value", "ci_low", "ci_high", "n_persons"]
-        )
-    df["too_few"] = (metric.kind == "proportion") & (df["denominator"].fillna(0) < TOO_FEW)
-    df.insert(0, "metric_id", metric.id)
-    df.insert(1, "period_start", period.start.isoformat())
-    df.insert(2, "period_end", period.end.isoformat())
-    if by:
-        df = df.sort_values(by, na_position="last", kind="stable").reset_index(drop=True)
-    return df.drop(columns=list(_INTERNAL), errors="ignore")
+    hidden = _suppress(df, metric.kind, by).to_numpy() if viewer.suppresses and len(df) else None
+    return _finished(df, metric, period.start.isoformat(), period.end.isoformat(), by, values, hidden)
 
 
 _INTERNAL = ("sum_y2", "sum_yd", "sum_d2", "parent_organization")
 
 
-def _finished(df: pd.DataFrame, metric: Metric, start, end, by: list[str], values: list) -> pd.DataFrame:
-    """`_finish` without suppression, as one frame built at once (column-by-column assembly cost
-    milliseconds a frame). `start`, `end`: the period's ISO dates, one or one per row."""
+def _finished(
+    df: pd.DataFrame, metric: Metric, start, end, by: list[str], values: list, hidden=None
+) -> pd.DataFrame:
+    """The engine's frame from aggregated totals, built at once (column-by-column assembly cost
+    milliseconds a frame, and a trend finishes hundreds). `start`, `end`: the period's ISO dates,
+    one or one per row; `hidden`: the joint view's suppressed rows, whose figures are emptied."""
     data: dict = {"metric_id": metric.id, "period_start": start, "period_end": end}
     data |= {c: df[c].to_numpy() for c in df.columns if c not in _INTERNAL}
     data["value"] = [v[0] for v in values]
     data["ci_low"] = [v[1] for v in values]
     data["ci_high"] = [v[2] for v in values]
-    data["suppressed"] = False
-    data["too_few"] = (metric.kind == "proportion") & (df["denominator"].fillna(0) < TOO_FEW).to_numpy()
+    data["suppressed"] = False if hidden is None else np.asarray(hidden, dtype=bool)
     out = pd.DataFrame(data, index=pd.RangeIndex(len(df)))
+    if hidden is not None:
+        out = suppression.blank(out, out["suppressed"], list(_HIDDEN_FIGURES))
+    out["too_few"] = (metric.kind == "proportion") & (out["denominator"].fillna(0) < TOO_FEW)
     if by:
         out = out.sort_values(by, na_position="last", kind="stable").reset_index(drop=True)
     return out
+
+
+_HIDDEN_FIGURES = ("numerator", "denominator", "value", "ci_low", "ci_high", "n_persons")
 
 
 def compute_metrics(
@@ -476,14 +464,13 @@ def compute_metrics(
         ]
         wanted = [m for m in dict.fromkeys([*metric_ids, *completed_bases]) if m in served.facts]
         batched = _facts_by_id(con, registry, wanted, viewer, period, by, filters)
-        by_month = list(by) if "month" in by else [*by, "month"]
         monthly = _facts_by_id(
             con,
             registry,
             [m for m in dict.fromkeys(completed_bases) if m in served.facts],
             _unscoped(viewer),
             period,
-            by_month,
+            _by_month(by),
             filters,
         )
         for metric_id in metric_ids:
@@ -503,9 +490,8 @@ def compute_metrics(
                         list(by),
                         filters,
                         served,
-                        # Copies: completion writes into the frames it is given.
-                        out=_copy(batched.get(base)),
-                        monthly=_copy(monthly.get(base)),
+                        out=batched.get(base),
+                        monthly=monthly.get(base),
                     )
                 )
             else:
@@ -537,8 +523,7 @@ def _completed(
         out = compute_metric(con, base, viewer, period, by, filters, served)
     inner = _unscoped(viewer)
     if monthly is None:
-        by_month = list(by) if "month" in by else [*by, "month"]
-        monthly = compute_metric(con, base, inner, period, by_month, filters, served)
+        monthly = compute_metric(con, base, inner, period, _by_month(by), filters, served)
     factors = completion.completion_table(con, ws, inner, filters, metric.claims_category)
     return completion.completed_frame(metric.id, out, monthly, factors, by)
 
@@ -549,8 +534,9 @@ def _unscoped(viewer: Viewer) -> Viewer:
     return viewer if viewer.kind != "joint" else Viewer("payer")
 
 
-def _copy(df: pd.DataFrame | None) -> pd.DataFrame | None:
-    return None if df is None else df.copy()
+def _by_month(by) -> list[str]:
+    """A completed metric's groupings for its month-level raw dollars."""
+    return list(by) if "month" in by else [*by, "month"]
 
 
 def _facts_by_id(con, registry: Registry, ids: list[str], viewer, period, by, filters) -> dict:
