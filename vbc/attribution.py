@@ -144,7 +144,7 @@ def build_attribution(con: duckdb.DuckDBPyConnection, settings: AttributionSetti
             [[y, *fit_to_data(window_for_year(settings, y), first, last, settings)] for y in years],
         )
     con.execute(f"""
-    CREATE OR REPLACE TABLE attribution_services AS
+    CREATE OR REPLACE TEMP TABLE attribution_services AS
     WITH lines AS ({QUALIFYING_LINES_SQL})
     SELECT w.y AS year, l.*
     FROM year_windows w JOIN lines l ON l.claim_start_date BETWEEN w.w_start AND w.w_end
